@@ -1,0 +1,8 @@
+"""irnet_wsis: IRNet (CVPR 2019) weakly supervised instance segmentation for Detectron2.
+
+Importing the package registers the meta-architectures (CAMNet, IRNet), the
+backbones and the built-in datasets with Detectron2's registries.
+"""
+from .config import add_irnet_config
+
+__version__ = "0.1.0"

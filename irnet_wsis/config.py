@@ -1,0 +1,149 @@
+"""Configuration keys of irnet_wsis.
+
+``add_irnet_config(cfg)`` adds every hyperparameter of the pipeline (see
+``DESIGN.md``) to a Detectron2 config.  Defaults are the paper's; where the
+authors' public code chose differently the comment says "code:" and, if the
+code's choice is the default, why.
+"""
+from detectron2.config import CfgNode as CN
+
+__all__ = ["add_irnet_config"]
+
+
+def add_irnet_config(cfg):
+    """Add the irnet_wsis keys to ``cfg`` (a Detectron2 ``CfgNode``) in place."""
+    _C = cfg
+
+    # ------------------------------------------------------------------ #
+    # Backbone: Detectron2's ResNet with the last downsampling stride 2 -> 1
+    # (output stride 16, Sec. 3).  R18/R34 are allowed for CPU runs.
+    # ------------------------------------------------------------------ #
+    _C.MODEL.RESNETS.RES5_STRIDE = 1  # 1: output stride 16 (paper); 2: stride 32
+    # Path to ImageNet weights (torchvision .pth or Detectron2 .pkl) for the CAM
+    # backbone; "" trains from scratch (the run says so once).
+    _C.MODEL.IMAGENET_WEIGHTS = ""
+
+    # ------------------------------------------------------------------ #
+    # Stage 1: CAM network (Sec. 3)
+    # ------------------------------------------------------------------ #
+    _C.MODEL.CAM = CN()
+    _C.MODEL.CAM.NUM_CLASSES = 20
+    _C.MODEL.CAM.IN_FEATURE = "res5"
+    # Learning-rate multiplier of the new layers (the 1x1 classifier); code: 10.
+    _C.MODEL.CAM.HEAD_LR_MULTIPLIER = 10.0
+    # Frozen BN in the backbone (code); Detectron2 key MODEL.RESNETS.NORM = "FrozenBN".
+
+    _C.INPUT.CAM = CN()
+    # Random resize of the long side to [min, max] pixels (code: 320-640), flip, crop.
+    _C.INPUT.CAM.RESIZE_LONG = (320, 640)
+    _C.INPUT.CAM.CROP_SIZE = 512
+    _C.INPUT.CAM.FLIP = True
+
+    _C.CAM_INFERENCE = CN()
+    _C.CAM_INFERENCE.SCALES = (1.0, 0.5, 1.5, 2.0)
+    _C.CAM_INFERENCE.FLIP = True
+    # Background thresholds swept by CAM evaluation (argmax with a background plane).
+    _C.CAM_INFERENCE.EVAL_THRESHOLDS = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50)
+    # Dataset the CAM/relations/IRNet/synthesis stages run on (train split).
+    _C.CAM_INFERENCE.DATASET = ""
+
+    # ------------------------------------------------------------------ #
+    # Stage 2: inter-pixel relation mining (Sec. 4.2)
+    # ------------------------------------------------------------------ #
+    _C.RELATIONS = CN()
+    _C.RELATIONS.FG_THRESHOLD = 0.30
+    _C.RELATIONS.BG_THRESHOLD = 0.05
+    _C.RELATIONS.USE_CRF = True
+    # Dense CRF on hard labels (code): unary from labels with GT_PROB.
+    _C.RELATIONS.CRF = CN()
+    _C.RELATIONS.CRF.GT_PROB = 0.7
+    _C.RELATIONS.CRF.GAUSSIAN_SXY = 3
+    _C.RELATIONS.CRF.GAUSSIAN_COMPAT = 3
+    _C.RELATIONS.CRF.BILATERAL_SXY = 50
+    _C.RELATIONS.CRF.BILATERAL_SRGB = 5
+    _C.RELATIONS.CRF.BILATERAL_COMPAT = 10
+    _C.RELATIONS.CRF.ITERATIONS = 10
+    # IRNet works at stride 4 of the input.
+    _C.RELATIONS.OUTPUT_STRIDE = 4
+
+    # ------------------------------------------------------------------ #
+    # Stage 3: IRNet (Sec. 4.1, 4.3-4.5)
+    # ------------------------------------------------------------------ #
+    _C.MODEL.IRNET = CN()
+    _C.MODEL.IRNET.IN_FEATURES = ("stem", "res2", "res3", "res4", "res5")
+    # Checkpoint of the trained CAM network whose backbone IRNet reuses (frozen).
+    _C.MODEL.IRNET.CAM_WEIGHTS = ""
+    _C.MODEL.IRNET.FREEZE_BACKBONE = True
+    _C.MODEL.IRNET.DISP_CHANNELS = 256  # 1x1 convs reduce each level to <= 256
+    _C.MODEL.IRNET.DISP_GN_GROUPS = 16
+    _C.MODEL.IRNET.BOUNDARY_CHANNELS = 32  # code: 32 per level, 5 levels -> 160
+    _C.MODEL.IRNET.BOUNDARY_GN_GROUPS = 4
+    # Gradients reaching the displacement branch are scaled by this (paper: x10).
+    _C.MODEL.IRNET.DISP_GRAD_MULTIPLIER = 10.0
+    _C.MODEL.IRNET.TRAIN_RADIUS = 10  # gamma in Eq. 2 (training)
+    _C.MODEL.IRNET.INFER_RADIUS = 5  # gamma at inference (affinities, Eq. 12)
+    # Loss weights of Eq. 9 (all 1 in the paper).
+    _C.MODEL.IRNET.LOSS_WEIGHT_DISP_FG = 1.0
+    _C.MODEL.IRNET.LOSS_WEIGHT_DISP_BG = 1.0
+    _C.MODEL.IRNET.LOSS_WEIGHT_BOUNDARY = 1.0
+    # Boundary at inference averages an image and its flip (code).
+    _C.MODEL.IRNET.TEST_FLIP = True
+
+    _C.INPUT.IRNET = CN()
+    _C.INPUT.IRNET.RESIZE_LONG = (320, 640)
+    _C.INPUT.IRNET.CROP_SIZE = 512
+    _C.INPUT.IRNET.FLIP = True
+
+    # ------------------------------------------------------------------ #
+    # Stages 4-5: instances and label synthesis (Sec. 5)
+    # ------------------------------------------------------------------ #
+    _C.SYNTHESIS = CN()
+    # Eq. 10 refinement iterations; paper 100 (code: 300).
+    _C.SYNTHESIS.REFINE_ITERATIONS = 100
+    _C.SYNTHESIS.SUBTRACT_MEAN = True
+    # Candidate centroid: |D| below this many pixels at stride 4 (code: 2.5).
+    _C.SYNTHESIS.CENTROID_THRESHOLD = 2.5
+    _C.SYNTHESIS.BETA = 10  # Hadamard power of affinities, Eq. 12
+    _C.SYNTHESIS.RANDOM_WALK_STEPS = 256  # t in Eq. 13
+    # Pixels whose propagated score (divided by its maximum) is under this are
+    # background: the paper's "bottom 25%" (code: a 0.25 background plane).
+    _C.SYNTHESIS.BACKGROUND_THRESHOLD = 0.25
+    # Components under this share of the image get score 0 (code: 1%).
+    _C.SYNTHESIS.MIN_AREA_FRACTION = 0.01
+    # Instances with a score under this are not exported.
+    _C.SYNTHESIS.MIN_SCORE = 0.0
+    # Variant: "full" (D + B), "boundary" (CAM + B, connected components),
+    # "cam" (CAM thresholded + connected components).  Table 1 rows.
+    _C.SYNTHESIS.METHOD = "full"
+    # Threshold of the "cam" row (CAM + connected components).
+    _C.SYNTHESIS.CAM_THRESHOLD = 0.25
+    # Name under which the exported COCO json is registered.
+    _C.SYNTHESIS.PSEUDO_DATASET_NAME = "pseudo_train"
+
+    # ------------------------------------------------------------------ #
+    # Pipeline bookkeeping
+    # ------------------------------------------------------------------ #
+    _C.PIPELINE = CN()
+    _C.PIPELINE.WORK_DIR = "./output/pseudo"
+    # Stage solvers (CAM and IRNet) are separate from the Mask R-CNN SOLVER.
+    _C.PIPELINE.CAM_SOLVER = CN()
+    _C.PIPELINE.CAM_SOLVER.BASE_LR = 0.1
+    _C.PIPELINE.CAM_SOLVER.MAX_ITER = 3300  # 5 epochs of 10,582 images at batch 16
+    _C.PIPELINE.CAM_SOLVER.IMS_PER_BATCH = 16
+    _C.PIPELINE.CAM_SOLVER.WEIGHT_DECAY = 1e-4
+    _C.PIPELINE.CAM_SOLVER.MOMENTUM = 0.9
+    _C.PIPELINE.CAM_SOLVER.POLY_POWER = 0.9
+    _C.PIPELINE.IRNET_SOLVER = CN()
+    _C.PIPELINE.IRNET_SOLVER.BASE_LR = 0.1
+    _C.PIPELINE.IRNET_SOLVER.MAX_ITER = 990  # 3 epochs at batch 32
+    _C.PIPELINE.IRNET_SOLVER.IMS_PER_BATCH = 32
+    _C.PIPELINE.IRNET_SOLVER.WEIGHT_DECAY = 1e-4
+    _C.PIPELINE.IRNET_SOLVER.MOMENTUM = 0.9
+    _C.PIPELINE.IRNET_SOLVER.POLY_POWER = 0.9
+    # Datasets registered on demand (see irnet_wsis.data.builtin).
+    _C.DATASETS.SYNTHETIC_ROOT = ""  # "" -> $DETECTRON2_DATASETS/synthetic_voc
+    # Skip bad images with a logged warning instead of stopping.
+    _C.DATASETS.SKIP_BAD = False
+
+    _C.SOLVER.POLY_LR_POWER = 0.9
+    _C.SOLVER.POLY_LR_CONSTANT_ENDING = 0.0

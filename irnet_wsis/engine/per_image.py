@@ -1,0 +1,115 @@
+"""Resumable, data-parallel loops over the images of a dataset.
+
+Every per-image stage (CAMs, relations, IRNet outputs, synthesis) writes one
+file per image under the work directory. ``run_per_image`` gives each process
+of a Detectron2 ``launch`` its share of the images, skips images whose output
+already exists (resume), writes through a temporary file and an atomic rename
+(a killed run never leaves a half-written file), shows a progress bar on the
+main process and returns counts gathered over all processes.
+"""
+import logging
+import os
+import tempfile
+import time
+from typing import Callable, Dict, List
+
+import numpy as np
+from detectron2.utils import comm
+from PIL import Image
+from tqdm import tqdm
+
+from ..errors import BadInputError
+
+__all__ = [
+    "run_per_image",
+    "atomic_save_npz",
+    "atomic_save_png",
+    "output_path",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def output_path(out_dir: str, image_id: str, ext: str) -> str:
+    """``<out_dir>/<image_id><ext>``; image ids may contain '/' (then subfolders)."""
+    return os.path.join(out_dir, f"{image_id}{ext}")
+
+
+def _atomic_write(path: str, write: Callable[[str], None], suffix: str) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp" + suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def atomic_save_npz(path: str, **arrays) -> None:
+    """Write a compressed npz to ``path`` atomically."""
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    _atomic_write(path, write, ".npz")
+
+
+def atomic_save_png(path: str, array: np.ndarray) -> None:
+    """Write a uint8 (H, W) array as a PNG atomically (lossless)."""
+
+    def write(tmp):
+        Image.fromarray(np.asarray(array, dtype=np.uint8)).save(tmp, format="PNG")
+
+    _atomic_write(path, write, ".png")
+
+
+def run_per_image(
+    records: List[dict],
+    out_dir: str,
+    ext: str,
+    process_one: Callable[[dict, str], None],
+    desc: str,
+    skip_bad: bool = False,
+) -> Dict[str, int]:
+    """Run ``process_one(record, out_path)`` for every record without an output.
+
+    Args:
+        records: dataset dicts (need ``image_id``); every process passes the same list.
+        out_dir: folder of the stage's per-image outputs.
+        ext: file extension of an output (".npz", ".png").
+        process_one: computes and writes ``out_path`` (use ``atomic_save_*``).
+        desc: progress bar label.
+        skip_bad: log and count ``BadInputError`` instead of stopping.
+
+    Returns:
+        {"images", "done", "skipped_existing", "bad", "seconds"} summed over processes.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    rank, world = comm.get_rank(), comm.get_world_size()
+    mine = records[rank::world]
+    counts = {"images": len(mine), "done": 0, "skipped_existing": 0, "bad": 0}
+    start = time.perf_counter()
+    bar = tqdm(mine, desc=desc, disable=not comm.is_main_process(), dynamic_ncols=True, mininterval=2.0)
+    for record in bar:
+        path = output_path(out_dir, record["image_id"], ext)
+        if os.path.exists(path):
+            counts["skipped_existing"] += 1
+            continue
+        try:
+            process_one(record, path)
+        except BadInputError as e:
+            if not skip_bad:
+                raise
+            logger.warning("skipped: %s", e)
+            counts["bad"] += 1
+            continue
+        counts["done"] += 1
+    counts["seconds"] = time.perf_counter() - start
+    comm.synchronize()
+    all_counts = comm.all_gather(counts)
+    total = {k: sum(c[k] for c in all_counts) for k in ("images", "done", "skipped_existing", "bad")}
+    total["seconds"] = max(c["seconds"] for c in all_counts)
+    return total

@@ -1,0 +1,348 @@
+"""The stages of ``tools/generate_pseudo.py``, one function each.
+
+Each stage reads the outputs of the previous one from the work directory
+(``cfg.PIPELINE.WORK_DIR``, layout in ``docs/INTERFACES.md``), skips what is
+already done, and returns a summary dict for the run's report.
+
+    train_cam -> cams -> relations -> train_irnet -> irnet_outputs -> synthesis -> export
+"""
+import json
+import logging
+import os
+import time
+from collections import OrderedDict
+
+import numpy as np
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data import detection_utils as utils
+from detectron2.modeling import build_model
+from detectron2.utils import comm
+from PIL import Image
+from pycocotools import mask as mask_util
+
+from ..errors import BadInputError, bad_input
+from .per_image import atomic_save_npz, atomic_save_png, output_path, run_per_image
+
+__all__ = ["STAGES", "run_stage", "stage_records", "work_paths", "load_stage_model"]
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("train_cam", "cams", "relations", "train_irnet", "irnet_outputs", "synthesis", "export")
+
+
+def work_paths(cfg):
+    """Paths of every stage output under ``cfg.PIPELINE.WORK_DIR``."""
+    root = cfg.PIPELINE.WORK_DIR
+    return {
+        "root": root,
+        "cam_model": os.path.join(root, "cam", "model_final.pth"),
+        "cams": os.path.join(root, "cams"),
+        "relations": os.path.join(root, "relations"),
+        "irnet_model": os.path.join(root, "irnet", "model_final.pth"),
+        "mean_displacement": os.path.join(root, "irnet", "mean_displacement.json"),
+        "irnet_out": os.path.join(root, "irnet_out"),
+        "pseudo": os.path.join(root, "pseudo"),
+        "pseudo_json": os.path.join(root, "pseudo_coco.json"),
+        "summary": os.path.join(root, "summary.json"),
+    }
+
+
+def stage_records(cfg):
+    """Records of the weak training split (``cfg.DATASETS.TRAIN[0]``, a ``*_cls`` set)."""
+    if len(cfg.DATASETS.TRAIN) != 1:
+        raise ValueError(f"DATASETS.TRAIN must name one weak (*_cls) dataset, got {cfg.DATASETS.TRAIN}")
+    return DatasetCatalog.get(cfg.DATASETS.TRAIN[0])
+
+
+def load_stage_model(cfg, weights):
+    """Build ``cfg.MODEL.META_ARCHITECTURE`` in eval mode with ``weights`` loaded."""
+    if not os.path.isfile(weights):
+        raise BadInputError(f"{weights}: checkpoint not found; run the stage that trains it first")
+    model = build_model(cfg)
+    DetectionCheckpointer(model).load(weights)
+    model.eval()
+    return model
+
+
+def _read_rgb(record):
+    try:
+        return utils.read_image(record["file_name"], format="RGB")
+    except Exception as e:  # PIL raises several types for unreadable files
+        raise bad_input(record["file_name"], f"cannot read image ({e})", record["image_id"]) from e
+
+
+def _load_npz(path, image_id, what):
+    if not os.path.isfile(path):
+        raise bad_input(path, f"missing {what}; run the previous stage", image_id)
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+# --------------------------------------------------------------------------- #
+# Stage 1: CAM network
+# --------------------------------------------------------------------------- #
+def stage_train_cam(cfg, resume=True):
+    from .cam_trainer import CAMTrainer, cam_stage_cfg
+
+    paths = work_paths(cfg)
+    if os.path.isfile(paths["cam_model"]):
+        return {"skipped": "cam/model_final.pth exists"}
+    stage_cfg = cam_stage_cfg(cfg)
+    trainer = CAMTrainer(stage_cfg)
+    trainer.resume_or_load(resume=resume)
+    trainer.train()
+    return {"iterations": stage_cfg.SOLVER.MAX_ITER}
+
+
+def stage_cams(cfg):
+    from ..modeling.cam_inference import multiscale_cams
+    from .cam_trainer import cam_stage_cfg
+
+    paths = work_paths(cfg)
+    stage_cfg = cam_stage_cfg(cfg)
+    model = load_stage_model(stage_cfg, paths["cam_model"])
+    fmt = stage_cfg.INPUT.FORMAT
+
+    def process(record, out):
+        rgb = _read_rgb(record)
+        image = rgb[:, :, ::-1] if fmt == "BGR" else rgb
+        image = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+        classes = torch.as_tensor(record["classes"], dtype=torch.long)
+        cam4, cam_full, classes = multiscale_cams(
+            model, image, classes, scales=tuple(cfg.CAM_INFERENCE.SCALES), flip=cfg.CAM_INFERENCE.FLIP
+        )
+        atomic_save_npz(
+            out,
+            cam_stride4=cam4.cpu().numpy().astype(np.float16),
+            cam_full=cam_full.cpu().numpy().astype(np.float16),
+            classes=classes.cpu().numpy().astype(np.int64),
+        )
+
+    with torch.no_grad():
+        return run_per_image(stage_records(cfg), paths["cams"], ".npz", process, "cams", cfg.DATASETS.SKIP_BAD)
+
+
+# --------------------------------------------------------------------------- #
+# Stage 2: relation mining
+# --------------------------------------------------------------------------- #
+def crf_params(cfg):
+    if not cfg.RELATIONS.USE_CRF:
+        return None
+    c = cfg.RELATIONS.CRF
+    return {
+        "gt_prob": c.GT_PROB,
+        "gaussian_sxy": c.GAUSSIAN_SXY,
+        "gaussian_compat": c.GAUSSIAN_COMPAT,
+        "bilateral_sxy": c.BILATERAL_SXY,
+        "bilateral_srgb": c.BILATERAL_SRGB,
+        "bilateral_compat": c.BILATERAL_COMPAT,
+        "iterations": c.ITERATIONS,
+    }
+
+
+def stage_relations(cfg):
+    from ..pseudo.relations import mine_relations
+
+    paths = work_paths(cfg)
+    crf = crf_params(cfg)
+
+    def process(record, out):
+        rgb = _read_rgb(record)
+        cams = _load_npz(output_path(paths["cams"], record["image_id"], ".npz"), record["image_id"], "CAMs")
+        cam_full = cams["cam_full"].astype(np.float32)
+        if cam_full.shape[1:] != rgb.shape[:2]:
+            raise bad_input(record["file_name"], f"CAM size {cam_full.shape[1:]} != image size {rgb.shape[:2]}",
+                            record["image_id"])
+        label = mine_relations(
+            rgb, cam_full, cams["classes"],
+            fg_threshold=cfg.RELATIONS.FG_THRESHOLD, bg_threshold=cfg.RELATIONS.BG_THRESHOLD,
+            crf=crf, output_stride=cfg.RELATIONS.OUTPUT_STRIDE,
+        )
+        atomic_save_png(out, label)
+
+    return run_per_image(stage_records(cfg), paths["relations"], ".png", process, "relations", cfg.DATASETS.SKIP_BAD)
+
+
+# --------------------------------------------------------------------------- #
+# Stage 3: IRNet
+# --------------------------------------------------------------------------- #
+def irnet_train_records(cfg):
+    """Weak records with ``relation_file_name`` added (images without one are an error)."""
+    paths = work_paths(cfg)
+    records = []
+    for r in stage_records(cfg):
+        r = dict(r)
+        r["relation_file_name"] = output_path(paths["relations"], r["image_id"], ".png")
+        if not os.path.isfile(r["relation_file_name"]):
+            if cfg.DATASETS.SKIP_BAD:
+                continue
+            raise bad_input(r["relation_file_name"], "missing relation labels; run --stages relations",
+                            r["image_id"])
+        records.append(r)
+    return records
+
+
+def stage_train_irnet(cfg, resume=True):
+    from .irnet_trainer import IRNetTrainer, irnet_stage_cfg
+
+    paths = work_paths(cfg)
+    if os.path.isfile(paths["irnet_model"]) and os.path.isfile(paths["mean_displacement"]):
+        return {"skipped": "irnet/model_final.pth exists"}
+    stage_cfg = irnet_stage_cfg(cfg)
+    if not os.path.isfile(stage_cfg.MODEL.IRNET.CAM_WEIGHTS):
+        raise BadInputError(f"{stage_cfg.MODEL.IRNET.CAM_WEIGHTS}: CAM checkpoint not found; run --stages train_cam")
+    trainer = IRNetTrainer(stage_cfg, records=irnet_train_records(cfg))
+    trainer.resume_or_load(resume=resume)
+    trainer.train()
+    return {"iterations": stage_cfg.SOLVER.MAX_ITER}
+
+
+def stage_irnet_outputs(cfg):
+    from .irnet_trainer import irnet_stage_cfg
+
+    paths = work_paths(cfg)
+    stage_cfg = irnet_stage_cfg(cfg)
+    model = load_stage_model(stage_cfg, paths["irnet_model"])
+    fmt = stage_cfg.INPUT.FORMAT
+
+    def process(record, out):
+        rgb = _read_rgb(record)
+        image = rgb[:, :, ::-1] if fmt == "BGR" else rgb
+        image = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+        result = model([{"image": image, "height": rgb.shape[0], "width": rgb.shape[1]}])[0]
+        atomic_save_npz(
+            out,
+            displacement=result["displacement"].cpu().numpy().astype(np.float32),
+            boundary=result["boundary"].cpu().numpy().astype(np.float32),
+        )
+
+    with torch.no_grad():
+        return run_per_image(
+            stage_records(cfg), paths["irnet_out"], ".npz", process, "irnet outputs", cfg.DATASETS.SKIP_BAD
+        )
+
+
+# --------------------------------------------------------------------------- #
+# Stage 4: synthesis
+# --------------------------------------------------------------------------- #
+def load_mean_displacement(cfg):
+    path = work_paths(cfg)["mean_displacement"]
+    if not cfg.SYNTHESIS.SUBTRACT_MEAN:
+        return None
+    if not os.path.isfile(path):
+        raise BadInputError(f"{path}: missing mean displacement; run --stages train_irnet")
+    with open(path) as f:
+        return torch.as_tensor(json.load(f)["mean_displacement"], dtype=torch.float32)
+
+
+def synthesis_kwargs(cfg, method=None):
+    s = cfg.SYNTHESIS
+    return {
+        "method": method or s.METHOD,
+        "radius": cfg.MODEL.IRNET.INFER_RADIUS,
+        "beta": s.BETA,
+        "steps": s.RANDOM_WALK_STEPS,
+        "refine_iterations": s.REFINE_ITERATIONS,
+        "centroid_threshold": s.CENTROID_THRESHOLD,
+        "background_threshold": s.BACKGROUND_THRESHOLD,
+        "min_area_fraction": s.MIN_AREA_FRACTION,
+        "cam_threshold": s.CAM_THRESHOLD,
+    }
+
+
+def synthesize_record(cfg, record, method=None, mean_displacement=None):
+    """Pseudo instances of one image: list of {"category_id", "mask" (H,W) bool, "score"}."""
+    from ..pseudo.synthesis import synthesize_instances
+
+    paths = work_paths(cfg)
+    image_id = record["image_id"]
+    cams = _load_npz(output_path(paths["cams"], image_id, ".npz"), image_id, "CAMs")
+    kwargs = synthesis_kwargs(cfg, method)
+    if kwargs["method"] == "cam":
+        displacement = boundary = None
+    else:
+        out = _load_npz(output_path(paths["irnet_out"], image_id, ".npz"), image_id, "IRNet outputs")
+        displacement = torch.from_numpy(out["displacement"])
+        boundary = torch.from_numpy(out["boundary"])
+    return synthesize_instances(
+        torch.from_numpy(cams["cam_stride4"].astype(np.float32)),
+        torch.from_numpy(cams["classes"]),
+        displacement,
+        boundary,
+        (record["height"], record["width"]),
+        mean_displacement=mean_displacement,
+        **kwargs,
+    )
+
+
+def encode_instances(instances):
+    """List of {"category_id", "mask", "score"} -> list of {"category_id", "score", "segmentation": RLE}."""
+    encoded = []
+    for inst in instances:
+        rle = mask_util.encode(np.asfortranarray(inst["mask"].astype(np.uint8)))
+        rle["counts"] = rle["counts"].decode("ascii")
+        encoded.append({"category_id": int(inst["category_id"]), "score": float(inst["score"]), "segmentation": rle})
+    return encoded
+
+
+def stage_synthesis(cfg):
+    paths = work_paths(cfg)
+    mean_d = load_mean_displacement(cfg) if cfg.SYNTHESIS.METHOD == "full" else None
+
+    def process(record, out):
+        instances = encode_instances(synthesize_record(cfg, record, mean_displacement=mean_d))
+        instances = [i for i in instances if i["score"] >= cfg.SYNTHESIS.MIN_SCORE]
+        atomic_save_npz(out, instances=np.array(json.dumps(instances)))
+
+    return run_per_image(stage_records(cfg), paths["pseudo"], ".npz", process, "synthesis", cfg.DATASETS.SKIP_BAD)
+
+
+def load_pseudo_instances(cfg, record):
+    """The encoded pseudo instances saved by the synthesis stage for ``record``."""
+    path = output_path(work_paths(cfg)["pseudo"], record["image_id"], ".npz")
+    data = _load_npz(path, record["image_id"], "pseudo labels")
+    return json.loads(str(data["instances"]))
+
+
+# --------------------------------------------------------------------------- #
+# Stage 5: export
+# --------------------------------------------------------------------------- #
+def stage_export(cfg):
+    from ..export.coco_json import instances_to_coco_json
+
+    paths = work_paths(cfg)
+    if not comm.is_main_process():
+        return {}
+    records = stage_records(cfg)
+    per_image = [load_pseudo_instances(cfg, r) for r in records]
+    class_names = MetadataCatalog.get(cfg.DATASETS.TRAIN[0]).thing_classes
+    summary = instances_to_coco_json(
+        records, per_image, class_names, paths["pseudo_json"],
+        description=f"irnet_wsis pseudo labels of {cfg.DATASETS.TRAIN[0]} ({cfg.SYNTHESIS.METHOD})",
+    )
+    return summary
+
+
+_STAGE_FUNCTIONS = OrderedDict(
+    [
+        ("train_cam", stage_train_cam),
+        ("cams", stage_cams),
+        ("relations", stage_relations),
+        ("train_irnet", stage_train_irnet),
+        ("irnet_outputs", stage_irnet_outputs),
+        ("synthesis", stage_synthesis),
+        ("export", stage_export),
+    ]
+)
+
+
+def run_stage(cfg, name):
+    """Run stage ``name``; returns its summary with the wall time in seconds."""
+    if name not in _STAGE_FUNCTIONS:
+        raise ValueError(f"unknown stage {name!r}; stages are {', '.join(STAGES)}")
+    start = time.perf_counter()
+    summary = _STAGE_FUNCTIONS[name](cfg) or {}
+    summary["wall_seconds"] = round(time.perf_counter() - start, 1)
+    return summary

@@ -1,0 +1,95 @@
+#!/usr/bin/env python
+"""Stages 1-5 of irnet_wsis: image-level labels -> pseudo instance masks (COCO json).
+
+    python tools/generate_pseudo.py --config-file configs/synthetic/irnet_pseudo.yaml
+    python tools/generate_pseudo.py --config-file configs/VOC/irnet_pseudo.yaml --num-gpus 8
+    python tools/generate_pseudo.py --config-file ... --stages synthesis export
+
+Stages run in order into cfg.PIPELINE.WORK_DIR: train_cam, cams, relations,
+train_irnet, irnet_outputs, synthesis, export. A finished stage (or image) is
+skipped, so an interrupted run resumes where it stopped. Multi-GPU and
+multi-machine runs go through Detectron2's ``launch``.
+"""
+import json
+import logging
+import os
+import sys
+
+from detectron2.config import get_cfg
+from detectron2.engine import default_argument_parser, default_setup, launch
+from detectron2.utils import comm
+from tabulate import tabulate
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import irnet_wsis  # noqa: E402  registers meta-architectures, backbones, datasets
+from irnet_wsis import add_irnet_config  # noqa: E402
+from irnet_wsis.engine.stages import STAGES, run_stage, work_paths  # noqa: E402
+
+logger = logging.getLogger("irnet_wsis.generate_pseudo")
+
+
+def setup(args):
+    cfg = get_cfg()
+    add_irnet_config(cfg)
+    cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    if cfg.OUTPUT_DIR == "./output":
+        cfg.OUTPUT_DIR = cfg.PIPELINE.WORK_DIR
+    cfg.freeze()
+    default_setup(cfg, args)
+    irnet_wsis.data.builtin.register_from_cfg(cfg)
+    return cfg
+
+
+def format_summary(summaries):
+    rows = []
+    for name, s in summaries.items():
+        detail = ", ".join(f"{k}={v}" for k, v in s.items() if k != "wall_seconds")
+        rows.append([name, s.get("wall_seconds", ""), detail])
+    return tabulate(rows, headers=["stage", "seconds", "summary"], tablefmt="pipe")
+
+
+def main(args):
+    cfg = setup(args)
+    stages = args.stages or list(STAGES)
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise SystemExit(f"unknown stage(s) {unknown}; choose from {', '.join(STAGES)}")
+    summaries = {}
+    for name in STAGES:
+        if name not in stages:
+            continue
+        logger.info("stage %s", name)
+        summaries[name] = run_stage(cfg, name)
+        comm.synchronize()
+    if comm.is_main_process():
+        table = format_summary(summaries)
+        logger.info("pseudo-label generation summary:\n%s", table)
+        print(table)
+        path = work_paths(cfg)["summary"]
+        previous = {}
+        if os.path.isfile(path):
+            with open(path) as f:
+                previous = json.load(f)
+        previous.update(summaries)
+        with open(path, "w") as f:
+            json.dump(previous, f, indent=2)
+    return summaries
+
+
+def build_parser():
+    parser = default_argument_parser()
+    parser.add_argument("--stages", nargs="+", default=None, help=f"subset of: {' '.join(STAGES)}")
+    return parser
+
+
+if __name__ == "__main__":
+    args = build_parser().parse_args()
+    launch(
+        main,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )
