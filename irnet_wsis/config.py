@@ -125,6 +125,9 @@ def add_irnet_config(cfg):
     # ------------------------------------------------------------------ #
     _C.PIPELINE = CN()
     _C.PIPELINE.WORK_DIR = "./output/pseudo"
+    # Instance ground truth of the same training images, used only to measure
+    # pseudo-label quality (CAM mIoU sweep, Tables 1 and 2); never for training.
+    _C.PIPELINE.GT_DATASET = ""
     # Stage solvers (CAM and IRNet) are separate from the Mask R-CNN SOLVER.
     _C.PIPELINE.CAM_SOLVER = CN()
     _C.PIPELINE.CAM_SOLVER.BASE_LR = 0.1
