@@ -145,6 +145,11 @@ def add_irnet_config(cfg):
     _C.PIPELINE.IRNET_SOLVER.POLY_POWER = 0.9
     # Datasets registered on demand (see irnet_wsis.data.builtin).
     _C.DATASETS.SYNTHETIC_ROOT = ""  # "" -> $DETECTRON2_DATASETS/synthetic_voc
+    # Size of the synthetic set generated on first use (default 2,000 + 300 at 128x128).
+    _C.DATASETS.SYNTHETIC_NUM_TRAIN = 2000
+    _C.DATASETS.SYNTHETIC_NUM_VAL = 300
+    _C.DATASETS.SYNTHETIC_IMAGE_SIZE = 128
+    _C.DATASETS.SYNTHETIC_SEED = 0
     # Skip bad images with a logged warning instead of stopping.
     _C.DATASETS.SKIP_BAD = False
 

@@ -1,0 +1,129 @@
+"""Registration of the built-in datasets in Detectron2's catalogs.
+
+Under ``$DETECTRON2_DATASETS`` (default ``./datasets``):
+
+- ``voc_2012_train_aug_cls``: the 10,582 train_aug images, image-level labels
+  from ``VOC2012/cls_labels_train_aug.json`` (datasets/prepare_voc.py);
+- ``voc_2012_{train,val}_instance``: instance ground truth of VOC 2012 seg splits;
+- ``synthetic_voc_{train,val}_{cls,instance}``: the synthetic set in
+  ``synthetic_voc/`` (generated on first use).
+
+Loading is lazy: nothing is read until ``DatasetCatalog.get``.
+"""
+import logging
+import os
+
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.utils import comm
+
+from .synthetic import SYNTHETIC_CLASSES, ensure_synthetic_voc
+from .voc import VOC_CLASSES, load_voc_cls, load_voc_instances
+
+__all__ = ["datasets_root", "register_voc", "register_synthetic_voc", "register_all_irnet_datasets",
+           "register_from_cfg", "SYNTHETIC_DEFAULTS"]
+
+logger = logging.getLogger(__name__)
+
+# Parameters of the default synthetic set (issue: 2,000 train + 300 val at 128x128).
+SYNTHETIC_DEFAULTS = {"num_train": 2000, "num_val": 300, "image_size": 128, "seed": 0}
+
+
+def datasets_root():
+    return os.path.expanduser(os.getenv("DETECTRON2_DATASETS", "datasets"))
+
+
+def _register(name, loader, **metadata):
+    if name in DatasetCatalog.list():
+        return
+    DatasetCatalog.register(name, loader)
+    MetadataCatalog.get(name).set(**metadata)
+
+
+def register_voc(root=None, skip_bad=False):
+    """Register the VOC 2012 (+ SBD train_aug) datasets under ``root``."""
+    root = root or datasets_root()
+    voc = os.path.join(root, "VOC2012")
+    meta = {"thing_classes": list(VOC_CLASSES), "dirname": voc, "evaluator_type": "voc_instance"}
+    label_file = os.path.join(voc, "cls_labels_train_aug.json")
+    _register(
+        "voc_2012_train_aug_cls",
+        lambda: load_voc_cls(voc, None, VOC_CLASSES, label_file=label_file, skip_bad=skip_bad),
+        split="train_aug", **meta,
+    )
+    for split in ("train", "val"):
+        _register(
+            f"voc_2012_{split}_instance",
+            lambda split=split: load_voc_instances(voc, split, skip_bad=skip_bad),
+            split=split, **meta,
+        )
+
+
+def register_synthetic_voc(root=None, prefix="synthetic_voc", params=None, skip_bad=False):
+    """Register ``<prefix>_{train,val}_{cls,instance}`` for a synthetic set at ``root``.
+
+    The set is generated on first load when missing (``params`` as
+    ``generate_synthetic_voc`` takes them; default ``SYNTHETIC_DEFAULTS``).
+    """
+    root = root or os.path.join(datasets_root(), "synthetic_voc")
+    params = dict(SYNTHETIC_DEFAULTS, **(params or {}))
+    meta = {"thing_classes": list(SYNTHETIC_CLASSES), "dirname": root, "evaluator_type": "voc_instance"}
+
+    def ensure():
+        return ensure_synthetic_voc(root, **params)
+
+    for split in ("train", "val"):
+        split_file = os.path.join(root, "ImageSets", "Segmentation", f"{split}.txt")
+        _register(
+            f"{prefix}_{split}_cls",
+            lambda split_file=split_file: load_voc_cls(ensure(), split_file, SYNTHETIC_CLASSES, skip_bad=skip_bad),
+            split=split, **meta,
+        )
+        _register(
+            f"{prefix}_{split}_instance",
+            lambda split=split: load_voc_instances(ensure(), split, skip_bad=skip_bad),
+            split=split, **meta,
+        )
+    return root
+
+
+def register_all_irnet_datasets(root=None):
+    register_voc(root)
+    register_synthetic_voc(os.path.join(root or datasets_root(), "synthetic_voc"))
+
+
+def register_from_cfg(cfg):
+    """Register what ``cfg`` names beyond the built-ins, and generate the synthetic set if it is used.
+
+    Keys: DATASETS.SYNTHETIC_ROOT (custom synthetic root), DATASETS.SKIP_BAD, and
+    whatever optional registrations other modules hook in (COCO-json weak sets,
+    pseudo-label json).
+    """
+    names = list(cfg.DATASETS.TRAIN) + list(cfg.DATASETS.TEST) + [cfg.PIPELINE.GT_DATASET]
+    d = cfg.DATASETS
+    params = {"num_train": d.SYNTHETIC_NUM_TRAIN, "num_val": d.SYNTHETIC_NUM_VAL,
+              "image_size": d.SYNTHETIC_IMAGE_SIZE, "seed": d.SYNTHETIC_SEED}
+    root = d.SYNTHETIC_ROOT or os.path.join(datasets_root(), "synthetic_voc")
+    if params != SYNTHETIC_DEFAULTS or d.SYNTHETIC_ROOT or d.SKIP_BAD:
+        for name in list(DatasetCatalog.list()):
+            if name.startswith("synthetic_voc_"):
+                DatasetCatalog.remove(name)
+                MetadataCatalog.remove(name)
+        register_synthetic_voc(root, params=params, skip_bad=d.SKIP_BAD)
+    if any(n.startswith("synthetic_voc_") for n in names):
+        if comm.is_main_process():
+            ensure_synthetic_voc(root, **params)
+        comm.synchronize()
+    for hook in _CFG_HOOKS:
+        hook(cfg)
+
+
+_CFG_HOOKS = []
+
+
+def add_cfg_registration_hook(fn):
+    """Let another module register datasets from cfg keys (called by ``register_from_cfg``)."""
+    _CFG_HOOKS.append(fn)
+    return fn
+
+
+register_all_irnet_datasets()
