@@ -3,7 +3,7 @@
 
     python tools/generate_pseudo.py --config-file configs/synthetic/irnet_pseudo.yaml
     python tools/generate_pseudo.py --config-file configs/VOC/irnet_pseudo.yaml --num-gpus 8
-    python tools/generate_pseudo.py --config-file ... --stages synthesis export
+    python tools/generate_pseudo.py --config-file ... --stages synthesis,export
 
 Stages run in order into cfg.PIPELINE.WORK_DIR: train_cam, cams, relations,
 train_irnet, irnet_outputs, synthesis, export. A finished stage (or image) is
@@ -51,7 +51,7 @@ def format_summary(summaries):
 
 def main(args):
     cfg = setup(args)
-    stages = args.stages or list(STAGES)
+    stages = args.stages.split(",") if args.stages else list(STAGES)
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise SystemExit(f"unknown stage(s) {unknown}; choose from {', '.join(STAGES)}")
@@ -79,7 +79,7 @@ def main(args):
 
 def build_parser():
     parser = default_argument_parser()
-    parser.add_argument("--stages", nargs="+", default=None, help=f"subset of: {' '.join(STAGES)}")
+    parser.add_argument("--stages", default="", help=f"comma-separated subset of: {','.join(STAGES)}")
     return parser
 
 

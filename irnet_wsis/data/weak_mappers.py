@@ -1,0 +1,196 @@
+"""Dataset mappers of the CAM and IRNet stages (Detectron2 ``DatasetMapper`` style).
+
+Training augmentation (authors' code): random resize of the long side to a
+value in ``RESIZE_LONG``, random horizontal flip, random crop to
+``CROP_SIZE`` x ``CROP_SIZE`` (an image smaller than the crop is placed at a
+random offset and padded with the mean pixel, i.e. zero after normalisation;
+relation labels are padded with 255).
+"""
+import copy
+import logging
+
+import numpy as np
+import torch
+from detectron2.config import configurable
+from detectron2.data import detection_utils as utils
+from detectron2.data import transforms as T
+from PIL import Image
+
+from ..errors import bad_input
+
+__all__ = ["RandomResizeLongSide", "CAMDatasetMapper", "IRNetDatasetMapper", "read_image_or_fail", "pad_crop"]
+
+logger = logging.getLogger(__name__)
+
+
+class RandomResizeLongSide(T.Augmentation):
+    """Resize so the long side is a random integer in [min_long, max_long], keeping the aspect ratio."""
+
+    def __init__(self, min_long, max_long, interp=Image.BILINEAR):
+        super().__init__()
+        self._init(locals())
+
+    def get_transform(self, image):
+        h, w = image.shape[:2]
+        target = np.random.randint(self.min_long, self.max_long + 1)
+        scale = target / max(h, w)
+        nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+        return T.ResizeTransform(h, w, nh, nw, self.interp)
+
+
+def read_image_or_fail(record, fmt):
+    """Read ``record["file_name"]`` in ``fmt`` (EXIF applied, grayscale/CMYK converted) or raise one line."""
+    try:
+        image = utils.read_image(record["file_name"], format=fmt)
+    except Exception as e:
+        raise bad_input(record["file_name"], f"cannot read image ({e.__class__.__name__}: {e})",
+                        record.get("image_id")) from e
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    return image
+
+
+def pad_crop(image, label, crop_size, pad_pixel, rng=np.random):
+    """Random crop_size x crop_size window; smaller images are placed at a random offset and padded.
+
+    Args:
+        image: (H, W, 3) uint8. label: (H, W) uint8 or None.
+        pad_pixel: (3,) value of padded image pixels.
+    Returns:
+        image (S, S, 3), label (S, S) or None (padding 255).
+    """
+    h, w = image.shape[:2]
+    s = crop_size
+    out = np.empty((s, s, 3), image.dtype)
+    out[...] = np.asarray(pad_pixel, dtype=image.dtype)
+    out_label = None if label is None else np.full((s, s), 255, np.uint8)
+    # source window (when larger than the crop) and destination offset (when smaller)
+    sy = rng.randint(0, h - s + 1) if h > s else 0
+    sx = rng.randint(0, w - s + 1) if w > s else 0
+    dy = rng.randint(0, s - h + 1) if h < s else 0
+    dx = rng.randint(0, s - w + 1) if w < s else 0
+    ch, cw = min(h, s), min(w, s)
+    out[dy:dy + ch, dx:dx + cw] = image[sy:sy + ch, sx:sx + cw]
+    if label is not None:
+        out_label[dy:dy + ch, dx:dx + cw] = label[sy:sy + ch, sx:sx + cw]
+    return out, out_label
+
+
+def _augmentations(resize_long, flip):
+    augs = [RandomResizeLongSide(*resize_long)]
+    if flip:
+        augs.append(T.RandomFlip(horizontal=True, vertical=False))
+    return augs
+
+
+def _to_tensor(image):
+    return torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+
+
+class CAMDatasetMapper:
+    """Weak record -> {"image": (3, S, S) uint8, "labels": (C,) multi-hot, "image_id", "height", "width"}."""
+
+    @configurable
+    def __init__(self, is_train, *, image_format, num_classes, resize_long, crop_size, flip, pad_pixel):
+        self.is_train = is_train
+        self.image_format = image_format
+        self.num_classes = num_classes
+        self.augmentations = T.AugmentationList(_augmentations(resize_long, flip))
+        self.crop_size = crop_size
+        self.pad_pixel = pad_pixel
+
+    @classmethod
+    def from_config(cls, cfg, is_train=True):
+        return {
+            "is_train": is_train,
+            "image_format": cfg.INPUT.FORMAT,
+            "num_classes": cfg.MODEL.CAM.NUM_CLASSES,
+            "resize_long": cfg.INPUT.CAM.RESIZE_LONG,
+            "crop_size": cfg.INPUT.CAM.CROP_SIZE,
+            "flip": cfg.INPUT.CAM.FLIP,
+            "pad_pixel": [round(v) for v in cfg.MODEL.PIXEL_MEAN],
+        }
+
+    def labels(self, record):
+        labels = torch.zeros(self.num_classes)
+        classes = record.get("classes", [])
+        if any(c < 0 or c >= self.num_classes for c in classes):
+            raise bad_input(record["file_name"], f"class index out of range 0..{self.num_classes - 1}: {classes}",
+                            record.get("image_id"))
+        labels[list(classes)] = 1.0
+        return labels
+
+    def __call__(self, record):
+        record = copy.deepcopy(record)
+        image = read_image_or_fail(record, self.image_format)
+        if self.is_train:
+            aug = T.AugInput(image)
+            self.augmentations(aug)
+            image, _ = pad_crop(aug.image, None, self.crop_size, self.pad_pixel)
+        return {
+            "image": _to_tensor(image),
+            "labels": self.labels(record),
+            "image_id": record["image_id"],
+            "height": record["height"],
+            "width": record["width"],
+        }
+
+
+class IRNetDatasetMapper:
+    """Record with ``relation_file_name`` -> {"image": (3, S, S), "relation_label": (S/4, S/4) long, ...}.
+
+    The relation label map (stride 4 of the original image) is upsampled
+    (nearest) to image size, transformed with the image, and subsampled
+    ``[::4, ::4]`` so it is exactly the stride-4 grid of the crop.
+    """
+
+    @configurable
+    def __init__(self, is_train, *, image_format, resize_long, crop_size, flip, pad_pixel, stride=4):
+        self.is_train = is_train
+        self.image_format = image_format
+        self.augmentations = T.AugmentationList(_augmentations(resize_long, flip))
+        self.crop_size = crop_size
+        self.pad_pixel = pad_pixel
+        self.stride = stride
+
+    @classmethod
+    def from_config(cls, cfg, is_train=True):
+        return {
+            "is_train": is_train,
+            "image_format": cfg.INPUT.FORMAT,
+            "resize_long": cfg.INPUT.IRNET.RESIZE_LONG,
+            "crop_size": cfg.INPUT.IRNET.CROP_SIZE,
+            "flip": cfg.INPUT.IRNET.FLIP,
+            "pad_pixel": [round(v) for v in cfg.MODEL.PIXEL_MEAN],
+            "stride": cfg.RELATIONS.OUTPUT_STRIDE,
+        }
+
+    def read_relation_label(self, record, image_hw):
+        path = record["relation_file_name"]
+        try:
+            label = np.asarray(Image.open(path), dtype=np.uint8)
+        except FileNotFoundError as e:
+            raise bad_input(path, "relation label file not found; run --stages relations",
+                            record.get("image_id")) from e
+        expected = tuple((v + self.stride - 1) // self.stride for v in image_hw)
+        if label.shape != expected:
+            raise bad_input(path, f"relation label size {label.shape} != stride-{self.stride} image size {expected}",
+                            record.get("image_id"))
+        full = np.repeat(np.repeat(label, self.stride, 0), self.stride, 1)
+        return full[: image_hw[0], : image_hw[1]]
+
+    def __call__(self, record):
+        record = copy.deepcopy(record)
+        image = read_image_or_fail(record, self.image_format)
+        out = {"image_id": record["image_id"], "height": record["height"], "width": record["width"]}
+        if not self.is_train:
+            out["image"] = _to_tensor(image)
+            return out
+        label = self.read_relation_label(record, image.shape[:2])
+        aug = T.AugInput(image, sem_seg=label)
+        transforms = self.augmentations(aug)
+        del transforms
+        image, label = pad_crop(aug.image, aug.sem_seg, self.crop_size, self.pad_pixel)
+        out["image"] = _to_tensor(image)
+        out["relation_label"] = torch.as_tensor(label[:: self.stride, :: self.stride].astype(np.int64))
+        return out

@@ -1,0 +1,57 @@
+"""Detectron2's ResNet with a configurable last downsampling stride.
+
+The paper (Sec. 3) reduces the stride of the last downsampling layer from 2 to
+1, so CAMs are 1/16 of the input. Detectron2's ``RES5_DILATION`` does that only
+for bottleneck blocks; ``build_irnet_resnet_backbone`` does it for every depth
+(18/34 basic blocks included) through ``MODEL.RESNETS.RES5_STRIDE``.
+Feature strides: stem 4, res2 4, res3 8, res4 16, res5 16 (or 32 with stride 2).
+"""
+from detectron2.layers import ShapeSpec
+from detectron2.modeling import BACKBONE_REGISTRY
+from detectron2.modeling.backbone.resnet import BasicBlock, BasicStem, BottleneckBlock, ResNet
+
+__all__ = ["build_irnet_resnet_backbone"]
+
+_BLOCKS_PER_STAGE = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
+
+
+@BACKBONE_REGISTRY.register()
+def build_irnet_resnet_backbone(cfg, input_shape: ShapeSpec):
+    """ResNet-{18,34,50,101,152} whose res5 downsamples by ``MODEL.RESNETS.RES5_STRIDE`` (1: output stride 16)."""
+    r = cfg.MODEL.RESNETS
+    depth = r.DEPTH
+    if depth not in _BLOCKS_PER_STAGE:
+        raise ValueError(f"MODEL.RESNETS.DEPTH must be one of {sorted(_BLOCKS_PER_STAGE)}, got {depth}")
+    if r.RES5_STRIDE not in (1, 2):
+        raise ValueError(f"MODEL.RESNETS.RES5_STRIDE must be 1 or 2, got {r.RES5_STRIDE}")
+    basic = depth in (18, 34)
+    stem = BasicStem(in_channels=input_shape.channels, out_channels=r.STEM_OUT_CHANNELS, norm=r.NORM)
+    in_channels = r.STEM_OUT_CHANNELS
+    out_channels = 64 if basic else r.RES2_OUT_CHANNELS
+    bottleneck_channels = r.NUM_GROUPS * r.WIDTH_PER_GROUP
+    stages = []
+    for idx, num_blocks in enumerate(_BLOCKS_PER_STAGE[depth]):
+        stage_idx = idx + 2
+        first_stride = 1 if idx == 0 else (r.RES5_STRIDE if stage_idx == 5 else 2)
+        kwargs = {
+            "num_blocks": num_blocks,
+            "stride_per_block": [first_stride] + [1] * (num_blocks - 1),
+            "in_channels": in_channels,
+            "out_channels": out_channels,
+            "norm": r.NORM,
+        }
+        if basic:
+            kwargs["block_class"] = BasicBlock
+        else:
+            kwargs.update(
+                block_class=BottleneckBlock,
+                bottleneck_channels=bottleneck_channels,
+                stride_in_1x1=r.STRIDE_IN_1X1,
+                num_groups=r.NUM_GROUPS,
+                dilation=r.RES5_DILATION if stage_idx == 5 else 1,
+            )
+        stages.append(ResNet.make_stage(**kwargs))
+        in_channels = out_channels
+        out_channels *= 2
+        bottleneck_channels *= 2
+    return ResNet(stem, stages, out_features=r.OUT_FEATURES, freeze_at=cfg.MODEL.BACKBONE.FREEZE_AT)
