@@ -185,7 +185,7 @@ def irnet_train_records(cfg):
 
 
 def stage_train_irnet(cfg, resume=True):
-    from .irnet_trainer import IRNetTrainer, irnet_stage_cfg
+    from .irnet_trainer import IRNetTrainer, irnet_stage_cfg, measure_mean_displacement, save_mean_displacement
 
     paths = work_paths(cfg)
     if os.path.isfile(paths["irnet_model"]) and os.path.isfile(paths["mean_displacement"]):
@@ -193,10 +193,16 @@ def stage_train_irnet(cfg, resume=True):
     stage_cfg = irnet_stage_cfg(cfg)
     if not os.path.isfile(stage_cfg.MODEL.IRNET.CAM_WEIGHTS):
         raise BadInputError(f"{stage_cfg.MODEL.IRNET.CAM_WEIGHTS}: CAM checkpoint not found; run --stages train_cam")
-    trainer = IRNetTrainer(stage_cfg, records=irnet_train_records(cfg))
+    records = irnet_train_records(cfg)
+    trainer = IRNetTrainer(stage_cfg, records=records)
     trainer.resume_or_load(resume=resume)
-    trainer.train()
-    return {"iterations": stage_cfg.SOLVER.MAX_ITER}
+    if not os.path.isfile(paths["irnet_model"]):
+        trainer.train()
+    mean = measure_mean_displacement(trainer.model, records, stage_cfg)
+    if comm.is_main_process():
+        save_mean_displacement(mean, paths["mean_displacement"])
+    comm.synchronize()
+    return {"iterations": stage_cfg.SOLVER.MAX_ITER, "mean_displacement": [round(float(v), 3) for v in mean]}
 
 
 def stage_irnet_outputs(cfg):

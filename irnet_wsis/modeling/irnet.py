@@ -1,0 +1,103 @@
+"""IRNet: displacement field and class boundary map from a frozen CAM backbone (Sec. 4).
+
+Input dicts: ``"image"`` (3, H, W) uint8 in the input format; in training also
+``"relation_label"`` (ceil(H/4), ceil(W/4)) long (0 bg, c + 1, 255 ignored).
+Training returns the loss dict of Eq. 9. Inference returns per image
+``{"displacement": D (2, h, w) stride-4 pixels (dy, dx), "boundary": B (h, w) in [0, 1]}``.
+"""
+from typing import Dict, List
+
+import torch
+from detectron2.config import configurable
+from detectron2.modeling import META_ARCH_REGISTRY, build_backbone
+from torch import nn
+
+from ..layers.pixel_pairs import PixelPairs
+from .irnet_heads import BoundaryBranch, DisplacementBranch
+from .irnet_losses import irnet_losses
+
+__all__ = ["IRNet"]
+
+
+@META_ARCH_REGISTRY.register()
+class IRNet(nn.Module):
+    @configurable
+    def __init__(self, *, backbone, in_features, disp_channels=256, disp_gn_groups=16, boundary_channels=32,
+                 boundary_gn_groups=4, train_radius=10, loss_weights=(1.0, 1.0, 1.0), freeze_backbone=True,
+                 test_flip=True, pixel_mean, pixel_std):
+        super().__init__()
+        self.backbone = backbone
+        self.in_features = list(in_features)
+        shapes = backbone.output_shape()
+        channels = [shapes[f].channels for f in self.in_features]
+        self.disp_head = DisplacementBranch(channels, disp_channels, disp_gn_groups)
+        self.boundary_head = BoundaryBranch(channels, boundary_channels, boundary_gn_groups)
+        self.train_radius = train_radius
+        self.loss_weights = tuple(loss_weights)
+        self.freeze_backbone = freeze_backbone
+        self.test_flip = test_flip
+        if freeze_backbone:
+            for p in self.backbone.parameters():
+                p.requires_grad_(False)
+        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
+        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
+
+    @classmethod
+    def from_config(cls, cfg):
+        c = cfg.MODEL.IRNET
+        return {
+            "backbone": build_backbone(cfg),
+            "in_features": c.IN_FEATURES,
+            "disp_channels": c.DISP_CHANNELS,
+            "disp_gn_groups": c.DISP_GN_GROUPS,
+            "boundary_channels": c.BOUNDARY_CHANNELS,
+            "boundary_gn_groups": c.BOUNDARY_GN_GROUPS,
+            "train_radius": c.TRAIN_RADIUS,
+            "loss_weights": (c.LOSS_WEIGHT_DISP_FG, c.LOSS_WEIGHT_DISP_BG, c.LOSS_WEIGHT_BOUNDARY),
+            "freeze_backbone": c.FREEZE_BACKBONE,
+            "test_flip": c.TEST_FLIP,
+            "pixel_mean": cfg.MODEL.PIXEL_MEAN,
+            "pixel_std": cfg.MODEL.PIXEL_STD,
+        }
+
+    @property
+    def device(self):
+        return self.pixel_mean.device
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.freeze_backbone:
+            self.backbone.eval()  # frozen: BN keeps its statistics
+        return self
+
+    def levels(self, images: torch.Tensor) -> List[torch.Tensor]:
+        """(N, 3, H, W) pixels -> the five backbone levels, detached (the backbone is not trained)."""
+        x = (images.to(self.device, torch.float32) - self.pixel_mean) / self.pixel_std
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
+            features = self.backbone(x)
+        levels = [features[f] for f in self.in_features]
+        return [f.detach() for f in levels] if self.freeze_backbone else levels
+
+    def predict(self, images: torch.Tensor):
+        """(N, 3, H, W) -> D (N, 2, h, w), B (N, h, w) on the stride-4 grid."""
+        levels = self.levels(images)
+        return self.disp_head(levels), self.boundary_head(levels)[:, 0]
+
+    def forward(self, batched_inputs: List[Dict]):
+        images = torch.stack([x["image"] for x in batched_inputs])
+        if self.training:
+            displacement, boundary = self.predict(images)
+            labels = torch.stack([x["relation_label"] for x in batched_inputs]).to(self.device)
+            if labels.shape[-2:] != boundary.shape[-2:]:
+                raise ValueError(f"relation labels {tuple(labels.shape[-2:])} != stride-4 grid "
+                                 f"{tuple(boundary.shape[-2:])}")
+            return irnet_losses(displacement, boundary, labels, PixelPairs.get(self.train_radius), self.loss_weights)
+        results = []
+        for image in images:
+            batch = torch.stack([image, image.flip(-1)]) if self.test_flip else image[None]
+            displacement, boundary = self.predict(batch)
+            b = boundary[0]
+            if self.test_flip:
+                b = (b + boundary[1].flip(-1)) / 2
+            results.append({"displacement": displacement[0], "boundary": b})
+        return results

@@ -1,0 +1,79 @@
+"""IRNet losses from inter-pixel relations (Eq. 5, 6, 8; total Eq. 9).
+
+Pairs (i, j = i + d) within the training radius, labelled from the relation
+map (0 background, c + 1 class, 255 ignored):
+P+fg: same foreground class; P+bg: both background; P-: different labels.
+"""
+from typing import Dict
+
+import torch
+
+from ..layers.pixel_pairs import PixelPairs
+
+__all__ = ["pair_sets", "displacement_losses", "boundary_losses", "irnet_losses"]
+
+
+def pair_sets(labels: torch.Tensor, pairs: PixelPairs):
+    """labels (N, h, w) long -> boolean (N, P, h, w) masks (pos_fg, pos_bg, neg)."""
+    lab_i = labels[:, None]
+    lab_j = pairs.neighbor_values(labels.float(), fill=255.0).long()
+    valid = (lab_i != 255) & (lab_j != 255)
+    same = valid & (lab_i == lab_j)
+    return same & (lab_i > 0), same & (lab_i == 0), valid & (lab_i != lab_j)
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` where ``mask``; 0 (in the graph) for an empty mask."""
+    m = mask.to(values.dtype)
+    return (values * m).sum() / m.sum().clamp(min=1.0)
+
+
+def displacement_losses(displacement: torch.Tensor, pos_fg, pos_bg, pairs: PixelPairs):
+    """Eq. 5 and Eq. 6.
+
+    Args:
+        displacement: D (N, 2, h, w) in stride-4 pixels (dy, dx).
+    Returns:
+        (L_fg, L_bg): mean over P+fg of |(D_i - D_j) - (x_j - x_i)|_1 and mean over P+bg of |D_i - D_j|_1.
+    """
+    d_j = pairs.neighbor_values(displacement)  # (N, 2, P, h, w)
+    delta = displacement[:, :, None] - d_j
+    offsets = pairs.offsets.to(displacement.device, displacement.dtype).t()[None, :, :, None, None]  # (1,2,P,1,1)
+    l_fg = _masked_mean((delta - offsets).abs().sum(dim=1), pos_fg)
+    l_bg = _masked_mean(delta.abs().sum(dim=1), pos_bg)
+    return l_fg, l_bg
+
+
+def boundary_losses(boundary: torch.Tensor, pos_fg, pos_bg, neg, pairs: PixelPairs, eps: float = 1e-5):
+    """Eq. 8 with a_ij = 1 - max of B on the path (Eq. 7); the three terms normalised separately.
+
+    Args:
+        boundary: B (N, h, w) in [0, 1].
+    Returns:
+        (fg term / 2, bg term / 2, negative term).
+    """
+    aff = pairs.affinity(boundary)
+    l_fg = _masked_mean(-torch.log(aff + eps), pos_fg) / 2
+    l_bg = _masked_mean(-torch.log(aff + eps), pos_bg) / 2
+    l_neg = _masked_mean(-torch.log(1.0 + eps - aff), neg)
+    return l_fg, l_bg, l_neg
+
+
+def irnet_losses(displacement, boundary, labels, pairs: PixelPairs, weights=(1.0, 1.0, 1.0)) -> Dict[str, torch.Tensor]:
+    """Eq. 9 as a Detectron2 loss dict (summed by the trainer).
+
+    Args:
+        displacement: (N, 2, h, w). boundary: (N, h, w). labels: (N, h, w) long relation labels.
+        weights: (displacement fg, displacement bg, boundary) weights.
+    """
+    pos_fg, pos_bg, neg = pair_sets(labels, pairs)
+    d_fg, d_bg = displacement_losses(displacement, pos_fg, pos_bg, pairs)
+    b_fg, b_bg, b_neg = boundary_losses(boundary, pos_fg, pos_bg, neg, pairs)
+    w_fg, w_bg, w_b = weights
+    return {
+        "loss_disp_fg": w_fg * d_fg,
+        "loss_disp_bg": w_bg * d_bg,
+        "loss_bnd_fg": w_b * b_fg,
+        "loss_bnd_bg": w_b * b_bg,
+        "loss_bnd_neg": w_b * b_neg,
+    }

@@ -1,0 +1,119 @@
+"""Pseudo instance and semantic labels from CAMs, D and B (Sec. 5.2; Table 1 rows).
+
+Methods (``method``):
+- ``"full"``: instance-wise CAMs M_ck = M_c * [I = k] (Eq. 11) for all (c, k) at
+  once, random walk of M_ck * (1 - B) (Eq. 13), scores divided by their global
+  maximum, a background plane at ``background_threshold``, argmax, upsampling
+  to image size; each (c, k) region split into 4-connected components.
+- ``"boundary"``: the same without D (one map per class), instances = connected
+  components of each class region ("CAM + Class Boundary").
+- ``"cam"``: CAMs upsampled, thresholded against ``cam_threshold``, connected
+  components ("CAM").
+An instance's score is the maximum score inside its mask (0 for components
+under ``min_area_fraction`` of the image).
+"""
+import warnings
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .instances import instance_map
+from .random_walk import random_walk
+
+__all__ = ["synthesize_instances", "synthesize_semantic", "upsample_scores"]
+
+
+def upsample_scores(scores: torch.Tensor, image_size) -> torch.Tensor:
+    """(M, h, w) stride-4 scores -> (M, H, W): bilinear x4, cropped to the image."""
+    h, w = scores.shape[-2:]
+    H, W = image_size
+    up = F.interpolate(scores[None], size=(4 * h, 4 * w), mode="bilinear", align_corners=False)[0]
+    return up[:, :H, :W]
+
+
+def _argmax_with_background(scores: torch.Tensor, threshold: float):
+    """(M, H, W) -> (label (H, W) long: 0 background, m + 1 for map m; normalised scores (M, H, W))."""
+    peak = scores.max() if scores.numel() else scores.new_tensor(0.0)
+    normalized = scores / peak.clamp(min=1e-5)
+    plane = torch.full_like(normalized[:1], threshold)
+    return torch.cat([plane, normalized]).argmax(dim=0), normalized
+
+
+def _components(label, normalized, owners, image_area, min_area_fraction):
+    """Split each map's region into 4-connected components -> instances."""
+    instances = []
+    label_np = label.cpu().numpy()
+    for m in np.unique(label_np):
+        if m == 0:
+            continue
+        region = (label_np == m).astype(np.uint8)
+        n, comp = cv2.connectedComponents(region, connectivity=4)
+        score_map = normalized[m - 1].cpu().numpy()
+        for j in range(1, n):
+            mask = comp == j
+            area = int(mask.sum())
+            score = float(score_map[mask].max()) if area >= min_area_fraction * image_area else 0.0
+            instances.append({"category_id": int(owners[m - 1]), "mask": mask, "score": score})
+    return instances
+
+
+def _walk(maps, boundary, radius, beta, steps):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch: sparse CSR support is in beta
+        return random_walk(maps, boundary.float(), radius, beta, steps)
+
+
+def synthesize_instances(cams, classes, displacement, boundary, image_size, method="full", radius=5, beta=10,
+                         steps=256, refine_iterations=100, centroid_threshold=2.5, mean_displacement=None,
+                         background_threshold=0.25, min_area_fraction=0.01, cam_threshold=0.25):
+    """Pseudo instances of one image.
+
+    Args:
+        cams: (K, h, w) stride-4 CAMs in [0, 1]; classes: (K,) class indices.
+        displacement: D (2, h, w) or None (method "cam"/"boundary"); boundary: B (h, w) or None ("cam").
+        image_size: (H, W).
+    Returns:
+        list of {"category_id": int, "mask": bool (H, W) numpy, "score": float}.
+    """
+    cams = torch.as_tensor(cams).float()
+    classes = torch.as_tensor(classes).long().reshape(-1)
+    H, W = image_size
+    if len(classes) == 0:
+        return []
+    if method == "cam":
+        scores = upsample_scores(cams, image_size)
+        label = torch.cat([torch.full_like(scores[:1], cam_threshold), scores]).argmax(dim=0)
+        return _components(label, scores, classes.tolist(), H * W, min_area_fraction)
+    if method == "boundary":
+        scores = upsample_scores(_walk(cams, boundary, radius, beta, steps), image_size)
+        label, normalized = _argmax_with_background(scores, background_threshold)
+        return _components(label, normalized, classes.tolist(), H * W, min_area_fraction)
+    if method != "full":
+        raise ValueError(f"unknown synthesis method {method!r} (full, boundary, cam)")
+    inst, k = instance_map(displacement, refine_iterations, centroid_threshold, mean_displacement)
+    # Eq. 11 for every (c, k) at once; pairs with no CAM mass are dropped
+    per_instance = torch.nn.functional.one_hot(inst, k).permute(2, 0, 1).float()  # (k, h, w)
+    maps = (cams[:, None] * per_instance[None]).flatten(0, 1)  # (K * k, h, w)
+    owners = classes.repeat_interleave(k)
+    keep = maps.flatten(1).sum(dim=1) > 0
+    maps, owners = maps[keep], owners[keep]
+    if len(maps) == 0:
+        return []
+    scores = upsample_scores(_walk(maps, boundary, radius, beta, steps), image_size)
+    label, normalized = _argmax_with_background(scores, background_threshold)
+    return _components(label, normalized, owners.tolist(), H * W, min_area_fraction)
+
+
+def synthesize_semantic(cams, classes, boundary, image_size, radius=5, beta=10, steps=256, background_threshold=0.25):
+    """Pseudo semantic labels (Table 2): uint8 (H, W), 0 background, c + 1 class c."""
+    cams = torch.as_tensor(cams).float()
+    classes = torch.as_tensor(classes).long().reshape(-1)
+    H, W = image_size
+    if len(classes) == 0:
+        return np.zeros((H, W), np.uint8)
+    scores = upsample_scores(_walk(cams, boundary, radius, beta, steps), image_size)
+    label, _ = _argmax_with_background(scores, background_threshold)
+    lookup = torch.cat([torch.zeros(1, dtype=torch.long), classes + 1])
+    return lookup[label].numpy().astype(np.uint8)
