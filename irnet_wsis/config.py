@@ -22,6 +22,9 @@ def add_irnet_config(cfg):
     # Path to ImageNet weights (torchvision .pth or Detectron2 .pkl) for the CAM
     # backbone; "" trains from scratch (the run says so once).
     _C.MODEL.IMAGENET_WEIGHTS = ""
+    # tools/train_net.py: start the detector's ResNet from a CAMNet checkpoint's backbone
+    # (same depth; an ImageNet-free start for offline machines). "" -> MODEL.WEIGHTS only.
+    _C.MODEL.CAM_BACKBONE_INIT = ""
 
     # ------------------------------------------------------------------ #
     # Stage 1: CAM network (Sec. 3)
@@ -43,9 +46,9 @@ def add_irnet_config(cfg):
     _C.CAM_INFERENCE.SCALES = (1.0, 0.5, 1.5, 2.0)
     _C.CAM_INFERENCE.FLIP = True
     # Background thresholds swept by CAM evaluation (argmax with a background plane).
-    _C.CAM_INFERENCE.EVAL_THRESHOLDS = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50)
-    # Dataset the CAM/relations/IRNet/synthesis stages run on (train split).
-    _C.CAM_INFERENCE.DATASET = ""
+    _C.CAM_INFERENCE.EVAL_THRESHOLDS = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70)
+    # Weak (*_cls) dataset on which the train_cam stage reports classification mAP ("" skips it).
+    _C.CAM_INFERENCE.VAL_DATASET = ""
 
     # ------------------------------------------------------------------ #
     # Stage 2: inter-pixel relation mining (Sec. 4.2)
@@ -125,6 +128,9 @@ def add_irnet_config(cfg):
     # ------------------------------------------------------------------ #
     _C.PIPELINE = CN()
     _C.PIPELINE.WORK_DIR = "./output/pseudo"
+    # Per-image stages (CAMs .. export) and eval_pseudo use only the first N training images (0: all);
+    # for quick trials. Training stages always use the whole split.
+    _C.PIPELINE.MAX_IMAGES = 0
     # Instance ground truth of the same training images, used only to measure
     # pseudo-label quality (CAM mIoU sweep, Tables 1 and 2); never for training.
     _C.PIPELINE.GT_DATASET = ""
@@ -150,8 +156,25 @@ def add_irnet_config(cfg):
     _C.DATASETS.SYNTHETIC_NUM_VAL = 300
     _C.DATASETS.SYNTHETIC_IMAGE_SIZE = 128
     _C.DATASETS.SYNTHETIC_SEED = 0
+    # tools/train_net.py: the exported pseudo-label json, registered as SYNTHESIS.PSEUDO_DATASET_NAME,
+    # its image root ("" when file names are absolute) and the weak dataset it was made from (checked).
+    _C.DATASETS.PSEUDO_JSON = ""
+    _C.DATASETS.PSEUDO_IMAGE_ROOT = ""
+    _C.DATASETS.PSEUDO_SOURCE = ""
     # Skip bad images with a logged warning instead of stopping.
     _C.DATASETS.SKIP_BAD = False
 
     _C.SOLVER.POLY_LR_POWER = 0.9
     _C.SOLVER.POLY_LR_CONSTANT_ENDING = 0.0
+
+
+def fall_back_to_cpu(cfg):
+    """MODEL.DEVICE "cuda" on a machine without a GPU -> "cpu" (cfg must be mutable). Returns cfg."""
+    import logging
+
+    import torch
+
+    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        logging.getLogger(__name__).warning("no GPU found: running on the CPU (MODEL.DEVICE cpu)")
+        cfg.MODEL.DEVICE = "cpu"
+    return cfg

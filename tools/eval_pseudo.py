@@ -2,7 +2,7 @@
 """Quality of the pseudo labels on the training split (the paper's Tables 1 and 2).
 
     python tools/eval_pseudo.py --config-file configs/synthetic/irnet_pseudo.yaml
-    python tools/eval_pseudo.py --config-file ... --tables cam table1 table2 --max-images 500
+    python tools/eval_pseudo.py --config-file ... --tables cam,table1,table2 --max-images 500
 
 Reads the work directory of tools/generate_pseudo.py (CAMs, IRNet outputs) and
 the ground truth named by PIPELINE.GT_DATASET (a *_instance dataset of the same
@@ -28,7 +28,7 @@ from tabulate import tabulate
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import irnet_wsis  # noqa: E402
-from irnet_wsis import add_irnet_config  # noqa: E402
+from irnet_wsis.config import add_irnet_config, fall_back_to_cpu  # noqa: E402
 from irnet_wsis.engine.per_image import output_path  # noqa: E402
 from irnet_wsis.engine.stages import (  # noqa: E402
     encode_instances,
@@ -58,6 +58,7 @@ def setup(args):
     add_irnet_config(cfg)
     cfg.merge_from_file(args.config_file)
     cfg.merge_from_list(args.opts)
+    fall_back_to_cpu(cfg)
     cfg.freeze()
     setup_logger(name="irnet_wsis")
     irnet_wsis.data.builtin.register_from_cfg(cfg)
@@ -68,6 +69,7 @@ def gt_records(cfg, max_images):
     if not cfg.PIPELINE.GT_DATASET:
         raise BadInputError("PIPELINE.GT_DATASET is empty: name the *_instance dataset of the training images")
     records = DatasetCatalog.get(cfg.PIPELINE.GT_DATASET)
+    max_images = max_images or cfg.PIPELINE.MAX_IMAGES
     if max_images:
         records = records[:max_images]
     return records
@@ -83,7 +85,8 @@ def load_cams(cfg, record, key="cam_full"):
 
 def write_table(out_dir, name, headers, rows, payload):
     os.makedirs(out_dir, exist_ok=True)
-    md = tabulate(rows, headers=headers, tablefmt="pipe", floatfmt=".1f")
+    rows = [[f"{v:.1f}" if isinstance(v, float) else v for v in row] for row in rows]
+    md = tabulate(rows, headers=headers, tablefmt="pipe", disable_numparse=True)
     with open(os.path.join(out_dir, f"{name}.md"), "w") as f:
         f.write(md + "\n")
     with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
@@ -151,12 +154,16 @@ def table2(cfg, records, out_dir, num_classes, cam_results=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", required=True)
-    parser.add_argument("--tables", nargs="+", default=["cam", "table1", "table2"],
-                        choices=["cam", "table1", "table2"])
-    parser.add_argument("--max-images", type=int, default=0, help="evaluate the first N images only (0: all)")
+    parser.add_argument("--tables", default="cam,table1,table2", help="comma-separated subset of cam,table1,table2")
+    parser.add_argument("--max-images", type=int, default=0,
+                        help="evaluate the first N images only (0: PIPELINE.MAX_IMAGES, else all)")
     parser.add_argument("--output", default="", help="default: <WORK_DIR>/eval")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE ...")
     args = parser.parse_args(argv)
+    args.tables = args.tables.split(",")
+    unknown = set(args.tables) - {"cam", "table1", "table2"}
+    if unknown:
+        parser.error(f"unknown table(s) {sorted(unknown)}")
     cfg = setup(args)
     records = gt_records(cfg, args.max_images)
     num_classes = len(MetadataCatalog.get(cfg.PIPELINE.GT_DATASET).thing_classes)

@@ -22,7 +22,7 @@ from tabulate import tabulate
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import irnet_wsis  # noqa: E402  registers meta-architectures, backbones, datasets
-from irnet_wsis import add_irnet_config  # noqa: E402
+from irnet_wsis.config import add_irnet_config, fall_back_to_cpu  # noqa: E402
 from irnet_wsis.engine.stages import STAGES, run_stage, work_paths  # noqa: E402
 
 logger = logging.getLogger("irnet_wsis.generate_pseudo")
@@ -33,6 +33,7 @@ def setup(args):
     add_irnet_config(cfg)
     cfg.merge_from_file(args.config_file)
     cfg.merge_from_list(args.opts)
+    fall_back_to_cpu(cfg)
     if cfg.OUTPUT_DIR == "./output":
         cfg.OUTPUT_DIR = cfg.PIPELINE.WORK_DIR
     cfg.freeze()

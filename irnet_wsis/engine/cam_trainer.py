@@ -6,7 +6,7 @@ from detectron2.engine import DefaultTrainer
 from detectron2.modeling import build_model
 
 from ..data.weak_mappers import CAMDatasetMapper
-from ..modeling.imagenet_weights import load_imagenet_weights, log_scratch_once
+from ..modeling.backbone_weights import load_imagenet_weights, log_scratch_once
 from ..solver import build_poly_lr_scheduler, build_sgd
 
 __all__ = ["CAMTrainer", "cam_stage_cfg", "stage_cfg_with_solver"]

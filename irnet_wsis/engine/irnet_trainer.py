@@ -11,11 +11,11 @@ from detectron2.utils import comm
 from tqdm import tqdm
 
 from ..data.weak_mappers import IRNetDatasetMapper
-from ..errors import BadInputError
+from ..modeling.backbone_weights import load_cam_backbone
 from ..solver import build_poly_lr_scheduler, build_sgd
 from .cam_trainer import stage_cfg_with_solver
 
-__all__ = ["IRNetTrainer", "irnet_stage_cfg", "load_cam_backbone", "measure_mean_displacement"]
+__all__ = ["IRNetTrainer", "irnet_stage_cfg", "measure_mean_displacement", "save_mean_displacement"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,19 +29,6 @@ def irnet_stage_cfg(cfg):
         c.MODEL.IRNET.CAM_WEIGHTS = os.path.join(cfg.PIPELINE.WORK_DIR, "cam", "model_final.pth")
         c.freeze()
     return c
-
-
-def load_cam_backbone(model, path):
-    """Copy the ``backbone.*`` weights of a CAMNet checkpoint into ``model.backbone`` (strict)."""
-    if not os.path.isfile(path):
-        raise BadInputError(f"{path}: CAM checkpoint not found; run the train_cam stage first")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    state = state.get("model", state)
-    backbone = {k[len("backbone."):]: torch.as_tensor(v) for k, v in state.items() if k.startswith("backbone.")}
-    if not backbone:
-        raise BadInputError(f"{path}: no backbone.* weights in this checkpoint (is it a CAMNet checkpoint?)")
-    model.backbone.load_state_dict(backbone, strict=True)
-    logger.info("IRNet backbone loaded from %s (%d tensors)", path, len(backbone))
 
 
 class IRNetTrainer(DefaultTrainer):
@@ -59,7 +46,7 @@ class IRNetTrainer(DefaultTrainer):
     @classmethod
     def build_model(cls, cfg):
         model = build_model(cfg)
-        load_cam_backbone(model, cfg.MODEL.IRNET.CAM_WEIGHTS)
+        load_cam_backbone(model.backbone, cfg.MODEL.IRNET.CAM_WEIGHTS)
         return model
 
     def build_train_loader(self, cfg):

@@ -49,11 +49,17 @@ def work_paths(cfg):
     }
 
 
-def stage_records(cfg):
-    """Records of the weak training split (``cfg.DATASETS.TRAIN[0]``, a ``*_cls`` set)."""
+def stage_records(cfg, limit=True):
+    """Records of the weak training split (``cfg.DATASETS.TRAIN[0]``, a ``*_cls`` set).
+
+    With ``limit``, only the first ``PIPELINE.MAX_IMAGES`` (when > 0).
+    """
     if len(cfg.DATASETS.TRAIN) != 1:
         raise ValueError(f"DATASETS.TRAIN must name one weak (*_cls) dataset, got {cfg.DATASETS.TRAIN}")
-    return DatasetCatalog.get(cfg.DATASETS.TRAIN[0])
+    records = DatasetCatalog.get(cfg.DATASETS.TRAIN[0])
+    if limit and cfg.PIPELINE.MAX_IMAGES > 0:
+        records = records[: cfg.PIPELINE.MAX_IMAGES]
+    return records
 
 
 def load_stage_model(cfg, weights):
@@ -93,7 +99,16 @@ def stage_train_cam(cfg, resume=True):
     trainer = CAMTrainer(stage_cfg)
     trainer.resume_or_load(resume=resume)
     trainer.train()
-    return {"iterations": stage_cfg.SOLVER.MAX_ITER}
+    summary = {"iterations": stage_cfg.SOLVER.MAX_ITER}
+    if cfg.CAM_INFERENCE.VAL_DATASET and comm.is_main_process():
+        from ..data.weak_mappers import CAMDatasetMapper
+        from ..evaluation.classification import classification_map
+
+        model = getattr(trainer.model, "module", trainer.model).eval()
+        records = DatasetCatalog.get(cfg.CAM_INFERENCE.VAL_DATASET)
+        summary["val_mAP"] = round(classification_map(model, records, CAMDatasetMapper(stage_cfg, is_train=False)), 2)
+        logger.info("CAM classification mAP on %s: %.2f", cfg.CAM_INFERENCE.VAL_DATASET, summary["val_mAP"])
+    return summary
 
 
 def stage_cams(cfg):

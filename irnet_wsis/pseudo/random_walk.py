@@ -5,6 +5,8 @@ a pixel at r = 5, symmetric, 1 on the diagonal), so T = S^-1 A^beta is kept as
 a sparse CSR matrix with a fixed number of entries a row (no sorting needed) and the t = 256 steps of Eq. 13 are sparse products with
 all maps at once. The dense (hw x hw) matrix is never built.
 """
+import warnings
+
 import torch
 
 from ..layers.pixel_pairs import PixelPairs
@@ -74,7 +76,10 @@ def transition_matrix(boundary: torch.Tensor, radius: int = 5, beta: float = 10.
     inside = _inside(h, w, radius, values.device)  # (hw, 2P + 1)
     crow = torch.zeros(h * w + 1, dtype=torch.long, device=values.device)
     crow[1:] = inside.sum(dim=1).cumsum(0)
-    return torch.sparse_csr_tensor(crow, cols[inside], values[inside], (h * w, h * w))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch: "sparse CSR support is in beta"
+        return torch.sparse_csr_tensor(crow, cols[inside], values[inside], (h * w, h * w),
+                                       check_invariants=False)
 
 
 def propagate(transition: torch.Tensor, maps: torch.Tensor, steps: int = 256) -> torch.Tensor:

@@ -12,8 +12,6 @@ Methods (``method``):
 An instance's score is the maximum score inside its mask (0 for components
 under ``min_area_fraction`` of the image).
 """
-import warnings
-
 import cv2
 import numpy as np
 import torch
@@ -60,9 +58,7 @@ def _components(label, normalized, owners, image_area, min_area_fraction):
 
 
 def _walk(maps, boundary, radius, beta, steps):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # torch: sparse CSR support is in beta
-        return random_walk(maps, boundary.float(), radius, beta, steps)
+    return random_walk(maps, boundary.float(), radius, beta, steps)
 
 
 def synthesize_instances(cams, classes, displacement, boundary, image_size, method="full", radius=5, beta=10,

@@ -1,4 +1,4 @@
-"""Loading ImageNet weights into a Detectron2 ResNet backbone.
+"""Loading weights into a Detectron2 ResNet backbone: ImageNet files, or the CAM stage's backbone.
 
 Accepted files (``MODEL.IMAGENET_WEIGHTS``):
 - torchvision ``.pth`` state dicts (``resnet50-*.pth`` etc.): names are mapped
@@ -16,7 +16,7 @@ from detectron2.checkpoint import DetectionCheckpointer
 
 from ..errors import BadInputError
 
-__all__ = ["torchvision_to_detectron2", "load_imagenet_weights", "log_scratch_once"]
+__all__ = ["torchvision_to_detectron2", "load_imagenet_weights", "load_cam_backbone", "log_scratch_once"]
 
 logger = logging.getLogger(__name__)
 _SCRATCH_LOGGED = False
@@ -77,3 +77,20 @@ def log_scratch_once():
     if not _SCRATCH_LOGGED:
         logger.warning("backbone starts from scratch (no MODEL.IMAGENET_WEIGHTS given)")
         _SCRATCH_LOGGED = True
+
+
+def load_cam_backbone(backbone, path):
+    """Copy the ``backbone.*`` weights of a CAMNet checkpoint into ``backbone`` (strict).
+
+    Used by IRNet (its frozen backbone is the CAM network's) and, as an
+    ImageNet-free start, by Mask R-CNN (pass its FPN's ``bottom_up``).
+    """
+    if not os.path.isfile(path):
+        raise BadInputError(f"{path}: CAM checkpoint not found; run the train_cam stage first")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = state.get("model", state)
+    weights = {k[len("backbone."):]: torch.as_tensor(v) for k, v in state.items() if k.startswith("backbone.")}
+    if not weights:
+        raise BadInputError(f"{path}: no backbone.* weights in this checkpoint (is it a CAMNet checkpoint?)")
+    backbone.load_state_dict(weights, strict=True)
+    logger.info("backbone loaded from the CAM checkpoint %s (%d tensors)", path, len(weights))

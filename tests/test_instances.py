@@ -1,0 +1,57 @@
+"""Displacement field -> instances (Eq. 10, centroids, assignment)."""
+import torch
+
+from irnet_wsis.pseudo.instances import centroid_components, instance_map, refine_displacement
+
+
+def _field_to(h, w, centres, regions):
+    """D pointing every pixel of region k at centre k (exact centroid field)."""
+    ys, xs = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
+    d = torch.zeros(2, h, w)
+    for (cy, cx), region in zip(centres, regions):
+        d[0][region] = (cy - ys)[region]
+        d[1][region] = (cx - xs)[region]
+    return d
+
+
+def test_refinement_converges_to_centroids():
+    h, w = 12, 20
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    left, right = xs < 10, xs >= 10
+    exact = _field_to(h, w, [(6, 4), (6, 15)], [left, right])
+    # a field that only goes half way: refinement must walk the rest
+    half = exact * 0.5
+    refined = refine_displacement(half, iterations=100)
+    landing_y = ys + refined[0]
+    landing_x = xs + refined[1]
+    assert torch.all((landing_y[left] - 6).abs() <= 1) and torch.all((landing_x[left] - 4).abs() <= 1)
+    assert torch.all((landing_y[right] - 6).abs() <= 1) and torch.all((landing_x[right] - 15).abs() <= 1)
+
+
+def test_two_touching_squares_with_opposite_fields_give_two_instances():
+    h, w = 10, 20
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    left = (xs < 10) & (ys >= 1) & (ys < 9)
+    right = (xs >= 10) & (ys >= 1) & (ys < 9)
+    d = _field_to(h, w, [(4.5, 4.5), (4.5, 14.5)], [left, right])
+    inst, k = instance_map(d, iterations=100, centroid_threshold=1.0)
+    assert k >= 2
+    assert len(set(inst[left].tolist())) == 1 and len(set(inst[right].tolist())) == 1
+    assert inst[left][0] != inst[right][0]
+
+
+def test_mean_subtraction_and_no_centroid():
+    d = torch.full((2, 6, 6), 10.0)
+    inst, k = instance_map(d, centroid_threshold=2.5)
+    assert k == 1 and torch.all(inst == 0)
+    inst, k = instance_map(d, centroid_threshold=2.5, mean_displacement=torch.tensor([10.0, 10.0]))
+    assert k == 1 and torch.all(inst == 0)  # all pixels are one centroid component
+
+
+def test_centroid_components_are_8_connected():
+    d = torch.full((2, 5, 5), 5.0)
+    d[:, 1, 1] = 0
+    d[:, 2, 2] = 0  # diagonal neighbour: same component
+    d[:, 4, 4] = 0
+    labels, k = centroid_components(d, 1.0)
+    assert k == 2 and labels[1, 1] == labels[2, 2] != labels[4, 4]
