@@ -142,6 +142,7 @@ def add_irnet_config(cfg):
     _C.PIPELINE.CAM_SOLVER.WEIGHT_DECAY = 1e-4
     _C.PIPELINE.CAM_SOLVER.MOMENTUM = 0.9
     _C.PIPELINE.CAM_SOLVER.POLY_POWER = 0.9
+    _C.PIPELINE.CAM_SOLVER.OPTIMIZER = "SGD"  # paper; "ADAM" also accepted
     _C.PIPELINE.IRNET_SOLVER = CN()
     _C.PIPELINE.IRNET_SOLVER.BASE_LR = 0.1
     _C.PIPELINE.IRNET_SOLVER.MAX_ITER = 990  # 3 epochs at batch 32
@@ -149,6 +150,7 @@ def add_irnet_config(cfg):
     _C.PIPELINE.IRNET_SOLVER.WEIGHT_DECAY = 1e-4
     _C.PIPELINE.IRNET_SOLVER.MOMENTUM = 0.9
     _C.PIPELINE.IRNET_SOLVER.POLY_POWER = 0.9
+    _C.PIPELINE.IRNET_SOLVER.OPTIMIZER = "SGD"  # paper; "ADAM" also accepted
     # Datasets registered on demand (see irnet_wsis.data.builtin).
     _C.DATASETS.SYNTHETIC_ROOT = ""  # "" -> $DETECTRON2_DATASETS/synthetic_voc
     # Size of the synthetic set generated on first use (default 2,000 + 300 at 128x128).
@@ -164,6 +166,7 @@ def add_irnet_config(cfg):
     # Skip bad images with a logged warning instead of stopping.
     _C.DATASETS.SKIP_BAD = False
 
+    _C.SOLVER.OPTIMIZER = "SGD"  # read by the CAM and IRNet stage trainers only
     _C.SOLVER.POLY_LR_POWER = 0.9
     _C.SOLVER.POLY_LR_CONSTANT_ENDING = 0.0
 

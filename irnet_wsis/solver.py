@@ -5,7 +5,7 @@ import torch
 from detectron2.solver import LRMultiplier
 from fvcore.common.param_scheduler import PolynomialDecayParamScheduler
 
-__all__ = ["build_param_groups", "build_poly_lr_scheduler", "build_sgd"]
+__all__ = ["build_param_groups", "build_poly_lr_scheduler", "build_optimizer"]
 
 
 def build_param_groups(model: torch.nn.Module, base_lr: float, weight_decay: float,
@@ -26,12 +26,17 @@ def build_param_groups(model: torch.nn.Module, base_lr: float, weight_decay: flo
     return [{"params": ps, "lr": base_lr * m, "weight_decay": weight_decay} for m, ps in sorted(groups.items())]
 
 
-def build_sgd(model, solver_cfg, lr_multipliers=None):
-    """SGD over ``build_param_groups`` with BASE_LR, MOMENTUM, WEIGHT_DECAY of ``solver_cfg``."""
+def build_optimizer(model, solver_cfg, lr_multipliers=None):
+    """SGD (the paper's; MOMENTUM) or Adam over ``build_param_groups`` (``solver_cfg.OPTIMIZER``)."""
     groups = build_param_groups(model, solver_cfg.BASE_LR, solver_cfg.WEIGHT_DECAY, lr_multipliers)
     if not groups:
         raise ValueError("no trainable parameters")
-    return torch.optim.SGD(groups, lr=solver_cfg.BASE_LR, momentum=solver_cfg.MOMENTUM)
+    name = solver_cfg.get("OPTIMIZER", "SGD").upper()
+    if name == "SGD":
+        return torch.optim.SGD(groups, lr=solver_cfg.BASE_LR, momentum=solver_cfg.MOMENTUM)
+    if name == "ADAM":
+        return torch.optim.Adam(groups, lr=solver_cfg.BASE_LR)
+    raise ValueError(f"unknown optimizer {name!r} (SGD or ADAM)")
 
 
 def build_poly_lr_scheduler(optimizer, max_iter: int, power: float = 0.9):

@@ -7,7 +7,7 @@ from detectron2.modeling import build_model
 
 from ..data.weak_mappers import CAMDatasetMapper
 from ..modeling.backbone_weights import load_imagenet_weights, log_scratch_once
-from ..solver import build_poly_lr_scheduler, build_sgd
+from ..solver import build_poly_lr_scheduler, build_optimizer
 
 __all__ = ["CAMTrainer", "cam_stage_cfg", "stage_cfg_with_solver"]
 
@@ -24,6 +24,7 @@ def stage_cfg_with_solver(cfg, meta_arch, solver, output_subdir):
     c.SOLVER.WEIGHT_DECAY = solver.WEIGHT_DECAY
     c.SOLVER.MOMENTUM = solver.MOMENTUM
     c.SOLVER.POLY_LR_POWER = solver.POLY_POWER
+    c.SOLVER.OPTIMIZER = solver.OPTIMIZER
     c.SOLVER.WARMUP_ITERS = 0
     c.SOLVER.CHECKPOINT_PERIOD = max(c.SOLVER.CHECKPOINT_PERIOD, 1)
     c.DATASETS.TEST = ()
@@ -56,7 +57,7 @@ class CAMTrainer(DefaultTrainer):
 
     @classmethod
     def build_optimizer(cls, cfg, model):
-        return build_sgd(model, cfg.SOLVER, {"classifier.": cfg.MODEL.CAM.HEAD_LR_MULTIPLIER})
+        return build_optimizer(model, cfg.SOLVER, {"classifier.": cfg.MODEL.CAM.HEAD_LR_MULTIPLIER})
 
     @classmethod
     def build_lr_scheduler(cls, cfg, optimizer):

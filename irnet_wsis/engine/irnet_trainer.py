@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from ..data.weak_mappers import IRNetDatasetMapper
 from ..modeling.backbone_weights import load_cam_backbone
-from ..solver import build_poly_lr_scheduler, build_sgd
+from ..solver import build_poly_lr_scheduler, build_optimizer
 from .cam_trainer import stage_cfg_with_solver
 
 __all__ = ["IRNetTrainer", "irnet_stage_cfg", "measure_mean_displacement", "save_mean_displacement"]
@@ -60,7 +60,7 @@ class IRNetTrainer(DefaultTrainer):
 
     @classmethod
     def build_optimizer(cls, cfg, model):
-        return build_sgd(model, cfg.SOLVER, {"disp_head.": cfg.MODEL.IRNET.DISP_GRAD_MULTIPLIER})
+        return build_optimizer(model, cfg.SOLVER, {"disp_head.": cfg.MODEL.IRNET.DISP_GRAD_MULTIPLIER})
 
     @classmethod
     def build_lr_scheduler(cls, cfg, optimizer):

@@ -39,7 +39,7 @@ def crf_refine(image_rgb, labels, n_labels, crf):
     d.setUnaryEnergy(unary_from_labels(labels.astype(np.int64), n_labels, gt_prob=crf["gt_prob"], zero_unsure=False))
     d.addPairwiseGaussian(sxy=crf["gaussian_sxy"], compat=crf["gaussian_compat"])
     d.addPairwiseBilateral(sxy=crf["bilateral_sxy"], srgb=crf["bilateral_srgb"],
-                           rgbim=np.ascontiguousarray(image_rgb, dtype=np.uint8), compat=crf["bilateral_compat"])
+                           rgbim=np.array(image_rgb, dtype=np.uint8, order="C"), compat=crf["bilateral_compat"])
     q = np.asarray(d.inference(crf["iterations"])).reshape(n_labels, h, w)
     return q.argmax(axis=0)
 

@@ -1,0 +1,77 @@
+"""CAMNet: output stride 16, Eq. 1, multi-scale/flip merge."""
+import torch
+from detectron2.config import get_cfg
+from detectron2.layers import ShapeSpec
+from detectron2.modeling import Backbone, build_backbone
+
+from irnet_wsis.config import add_irnet_config
+from irnet_wsis.modeling import backbone as _backbone  # noqa: F401  registers the backbone
+from irnet_wsis.modeling.cam_inference import multiscale_cams
+from irnet_wsis.modeling.cam_net import CAMNet, normalize_cams
+
+
+def _cfg(depth=18):
+    cfg = get_cfg()
+    add_irnet_config(cfg)
+    cfg.merge_from_file("configs/Base-IRNet.yaml")
+    cfg.MODEL.RESNETS.DEPTH = depth
+    cfg.MODEL.RESNETS.RES2_OUT_CHANNELS = 64 if depth in (18, 34) else 256
+    cfg.MODEL.DEVICE = "cpu"
+    cfg.MODEL.CAM.NUM_CLASSES = 3
+    return cfg
+
+
+def test_output_stride_16_for_odd_sizes():
+    for depth in (18, 50):
+        backbone = build_backbone(_cfg(depth))
+        assert backbone.output_shape()["res5"].stride == 16
+        x = torch.zeros(1, 3, 97, 131)
+        out = backbone(x)
+        assert out["res5"].shape[-2:] == (7, 9)  # ceil(97/16), ceil(131/16)
+        assert out["stem"].shape[-2:] == (25, 33)  # ceil(/4): the stride-4 grid
+
+
+class _FixedFeatures(Backbone):
+    """A stub backbone returning a hand-built 2-channel feature map."""
+
+    def __init__(self, feature):
+        super().__init__()
+        self.feature = feature
+
+    def forward(self, x):
+        return {"res5": self.feature.expand(x.shape[0], -1, -1, -1)}
+
+    def output_shape(self):
+        return {"res5": ShapeSpec(channels=2, stride=16)}
+
+
+def test_eq1_normalisation_and_absent_classes():
+    feature = torch.zeros(1, 2, 2, 3)
+    feature[0, 0] = torch.tensor([[1.0, 2.0, 4.0], [0.0, 0.0, 0.0]])
+    feature[0, 1] = torch.tensor([[0.0, 0.0, 0.0], [3.0, 0.0, 6.0]])
+    model = CAMNet(backbone=_FixedFeatures(feature), in_feature="res5", num_classes=3,
+                   pixel_mean=[0.0, 0.0, 0.0], pixel_std=[1.0, 1.0, 1.0])
+    with torch.no_grad():
+        model.classifier.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0], [-1.0, 0.0]]).view(3, 2, 1, 1))
+    model.eval()
+    out = model([{"image": torch.zeros(3, 32, 48, dtype=torch.uint8), "labels": torch.tensor([1.0, 1.0, 0.0])}])
+    cams = out[0]["cams"]
+    assert torch.allclose(cams[0], torch.tensor([[0.25, 0.5, 1.0], [0.0, 0.0, 0.0]]), atol=1e-4)
+    assert torch.allclose(cams[1], torch.tensor([[0.0, 0.0, 0.0], [0.5, 0.0, 1.0]]), atol=1e-4)
+    assert torch.all(cams[2] == 0)  # absent class
+    # ReLU: negative evidence is clipped before the max normalisation
+    raw = torch.tensor([[[[-1.0, 2.0]]]])
+    assert torch.allclose(normalize_cams(raw.clamp(min=0)), torch.tensor([[[[0.0, 1.0]]]]), atol=1e-4)
+
+
+def test_flip_multiscale_merge_is_symmetric_for_symmetric_input():
+    torch.manual_seed(0)
+    cfg = _cfg(18)
+    model = CAMNet(cfg).eval()
+    image = torch.randint(0, 255, (3, 40, 30), dtype=torch.uint8)
+    image = torch.cat([image, image.flip(-1)], dim=-1)  # left-right symmetric 40 x 60 image
+    cam4, cam_full, classes = multiscale_cams(model, image, torch.tensor([0, 2]), scales=(1.0, 0.5, 1.5), flip=True)
+    assert cam4.shape == (2, 10, 15) and cam_full.shape == (2, 40, 60)
+    assert torch.allclose(cam_full, cam_full.flip(-1), atol=1e-5)
+    assert torch.allclose(cam4, cam4.flip(-1), atol=1e-5)
+    assert torch.all(cam_full <= 1.0) and torch.all(cam_full.flatten(1).max(1).values > 0.9)

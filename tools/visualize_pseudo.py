@@ -1,0 +1,82 @@
+#!/usr/bin/env python
+"""Figures of the pipeline per image (paper Fig. 6): image, CAM, D, B, relations, pseudo instances.
+
+    python tools/visualize_pseudo.py --config-file configs/synthetic/irnet_pseudo.yaml --num 8
+    python tools/visualize_pseudo.py --config-file ... --images 2007_000032 2007_000039
+
+Reads the work directory of tools/generate_pseudo.py; writes <WORK_DIR>/figures/<image_id>.png.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+from detectron2.config import get_cfg
+from detectron2.data import MetadataCatalog
+from PIL import Image
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import irnet_wsis  # noqa: E402
+from irnet_wsis.config import add_irnet_config  # noqa: E402
+from irnet_wsis.engine.per_image import output_path  # noqa: E402
+from irnet_wsis.engine.stages import _read_rgb, load_pseudo_instances, stage_records, work_paths  # noqa: E402
+from irnet_wsis.utils.visualize import draw_irnet_figure  # noqa: E402
+from pycocotools import mask as mask_util  # noqa: E402
+
+
+def _maybe_npz(path):
+    if not os.path.isfile(path):
+        return None
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+def render(cfg, record, out_dir):
+    paths = work_paths(cfg)
+    image_id = record["image_id"]
+    cams = _maybe_npz(output_path(paths["cams"], image_id, ".npz"))
+    irn = _maybe_npz(output_path(paths["irnet_out"], image_id, ".npz"))
+    rel_path = output_path(paths["relations"], image_id, ".png")
+    relation = np.asarray(Image.open(rel_path)) if os.path.isfile(rel_path) else None
+    instances = None
+    if os.path.isfile(output_path(paths["pseudo"], image_id, ".npz")):
+        instances = [dict(i, mask=mask_util.decode(dict(i["segmentation"], counts=i["segmentation"]["counts"].encode()))
+                          .astype(bool)) for i in load_pseudo_instances(cfg, record)]
+    names = MetadataCatalog.get(cfg.DATASETS.TRAIN[0]).thing_classes
+    return draw_irnet_figure(
+        os.path.join(out_dir, f"{image_id}.png"), _read_rgb(record),
+        cams=None if cams is None else cams["cam_full"].astype(np.float32),
+        displacement=None if irn is None else irn["displacement"],
+        boundary=None if irn is None else irn["boundary"],
+        relation_label=relation, instances=instances, class_names=names,
+        title=f"{image_id}: " + ", ".join(names[c] for c in record["classes"]),
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-file", required=True)
+    parser.add_argument("--images", nargs="*", default=None, help="image ids (default: the first --num)")
+    parser.add_argument("--num", type=int, default=8)
+    parser.add_argument("--output", default="", help="default: <WORK_DIR>/figures")
+    parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="config overrides KEY VALUE ...")
+    args = parser.parse_args(argv)
+    cfg = get_cfg()
+    add_irnet_config(cfg)
+    cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    cfg.freeze()
+    irnet_wsis.data.builtin.register_from_cfg(cfg)
+    records = stage_records(cfg)
+    if args.images:
+        wanted = set(args.images)
+        records = [r for r in records if r["image_id"] in wanted]
+    else:
+        records = records[: args.num]
+    out_dir = args.output or os.path.join(cfg.PIPELINE.WORK_DIR, "figures")
+    for record in records:
+        print(render(cfg, record, out_dir))
+
+
+if __name__ == "__main__":
+    main()
