@@ -1,0 +1,114 @@
+"""The two user commands end to end on a tiny synthetic set: generate_pseudo.py (all stages, resume)
+then train_net.py (2-iteration Mask R-CNN + AP^r evaluation)."""
+import importlib.util
+import json
+import os
+
+import pytest
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
+def _load_tool(name):
+    spec = importlib.util.spec_from_file_location(f"tool_{name}", os.path.join(ROOT, "tools", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tiny_opts(tmp):
+    return [
+        "DATASETS.SYNTHETIC_ROOT", str(tmp / "data"), "DATASETS.SYNTHETIC_NUM_TRAIN", "6",
+        "DATASETS.SYNTHETIC_NUM_VAL", "3", "DATASETS.SYNTHETIC_IMAGE_SIZE", "64",
+        "DATALOADER.NUM_WORKERS", "0", "MODEL.DEVICE", "cpu",
+    ]
+
+
+def _pseudo_opts(tmp):
+    return _tiny_opts(tmp) + [
+        "PIPELINE.WORK_DIR", str(tmp / "work"),
+        "PIPELINE.CAM_SOLVER.MAX_ITER", "2", "PIPELINE.CAM_SOLVER.IMS_PER_BATCH", "2",
+        "PIPELINE.IRNET_SOLVER.MAX_ITER", "2", "PIPELINE.IRNET_SOLVER.IMS_PER_BATCH", "2",
+        "INPUT.CAM.RESIZE_LONG", "(48, 64)", "INPUT.CAM.CROP_SIZE", "64",
+        "INPUT.IRNET.RESIZE_LONG", "(48, 64)", "INPUT.IRNET.CROP_SIZE", "64",
+        "CAM_INFERENCE.SCALES", "(1.0, 0.5)", "CAM_INFERENCE.VAL_DATASET", "",
+        "SYNTHESIS.BACKGROUND_THRESHOLD", "0.0",  # untrained nets: keep every pixel so the json is not empty
+    ]
+
+
+@pytest.fixture(scope="module")
+def pseudo_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("pipeline")
+    tool = _load_tool("generate_pseudo")
+    args = tool.build_parser().parse_args(
+        ["--config-file", os.path.join(ROOT, "configs/synthetic/irnet_pseudo.yaml")] + _pseudo_opts(tmp))
+    summaries = tool.main(args)
+    return tmp, tool, args, summaries
+
+
+def test_generate_pseudo_runs_every_stage(pseudo_run):
+    tmp, _, _, summaries = pseudo_run
+    work = tmp / "work"
+    assert list(summaries) == ["train_cam", "cams", "relations", "train_irnet", "irnet_outputs", "synthesis", "export"]
+    for folder in ("cams", "relations", "irnet_out", "pseudo"):
+        assert len(os.listdir(work / folder)) == 6, folder
+    data = json.loads((work / "pseudo_coco.json").read_text())
+    assert len(data["images"]) == 6 and summaries["export"]["instances"] == len(data["annotations"]) > 0
+    assert json.loads((work / "summary.json").read_text())["export"]["images"] == 6
+
+
+def test_rerun_resumes_without_recomputing(pseudo_run):
+    tmp, tool, args, _ = pseudo_run
+    work = tmp / "work"
+    stamps = {name: os.path.getmtime(work / "cams" / name) for name in os.listdir(work / "cams")}
+    os.remove(work / "cams" / "train_00003.npz")  # as if the run was killed before this image
+    os.remove(work / "pseudo" / "train_00003.npz")
+    summaries = tool.main(args)
+    assert summaries["train_cam"].get("skipped") and summaries["train_irnet"].get("skipped")
+    assert summaries["cams"]["done"] == 1 and summaries["cams"]["skipped_existing"] == 5
+    assert summaries["synthesis"]["done"] == 1
+    for name, stamp in stamps.items():
+        if name != "train_00003.npz":
+            assert os.path.getmtime(work / "cams" / name) == stamp
+    assert sorted(os.listdir(work / "cams")) == sorted(stamps)
+
+
+def test_train_net_two_iterations_and_apr(pseudo_run):
+    tmp, _, _, _ = pseudo_run
+    tool = _load_tool("train_net")
+    opts = _tiny_opts(tmp) + [
+        "DATASETS.PSEUDO_JSON", str(tmp / "work" / "pseudo_coco.json"),
+        "MODEL.CAM_BACKBONE_INIT", str(tmp / "work" / "cam" / "model_final.pth"),
+        "SOLVER.MAX_ITER", "2", "SOLVER.IMS_PER_BATCH", "2", "SOLVER.WARMUP_ITERS", "0",
+        "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MAX_SIZE_TRAIN", "64", "INPUT.MIN_SIZE_TEST", "64",
+        "INPUT.MAX_SIZE_TEST", "64", "OUTPUT_DIR", str(tmp / "mask_rcnn"),
+    ]
+    args = tool.build_parser().parse_args(["--config", os.path.join(ROOT, "configs/synthetic/mask_rcnn_pseudo.yaml")]
+                                          + opts)
+    tool.main(args)
+    table = json.loads((tmp / "mask_rcnn" / "metrics_table.json").read_text())
+    res = table["synthetic_voc_val_instance"]
+    assert 0.0 <= res["segm_apr"]["AP50r"] <= 100.0 and 0.0 <= res["segm_apr"]["AP70r"] <= 100.0
+    assert "AP" in res["segm"]
+    assert (tmp / "mask_rcnn" / "model_final.pth").exists()
+
+
+def test_train_net_stops_on_bad_json(pseudo_run, tmp_path):
+    tmp, _, _, _ = pseudo_run
+    from irnet_wsis.errors import BadInputError
+
+    tool = _load_tool("train_net")
+    bad = tmp_path / "other.json"
+    data = json.loads((tmp / "work" / "pseudo_coco.json").read_text())
+    data["images"] = data["images"][:3]
+    bad.write_text(json.dumps(data))
+    args = tool.build_parser().parse_args(
+        ["--config-file", os.path.join(ROOT, "configs/synthetic/mask_rcnn_pseudo.yaml")] + _tiny_opts(tmp)
+        + ["DATASETS.PSEUDO_JSON", str(bad), "OUTPUT_DIR", str(tmp_path / "out")])
+    with pytest.raises(BadInputError, match="does not match the image set"):
+        tool.main(args)
+    args = tool.build_parser().parse_args(
+        ["--config-file", os.path.join(ROOT, "configs/synthetic/mask_rcnn_pseudo.yaml")] + _tiny_opts(tmp)
+        + ["DATASETS.PSEUDO_JSON", str(tmp_path / "missing.json"), "OUTPUT_DIR", str(tmp_path / "out")])
+    with pytest.raises(BadInputError, match="run tools/generate_pseudo.py first"):
+        tool.main(args)
