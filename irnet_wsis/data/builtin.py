@@ -16,11 +16,12 @@ import os
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.utils import comm
 
+from .coco_weak import VOC_FROM_COCO, register_coco_weak
 from .synthetic import SYNTHETIC_CLASSES, ensure_synthetic_voc
 from .voc import VOC_CLASSES, load_voc_cls, load_voc_instances
 
-__all__ = ["datasets_root", "register_voc", "register_synthetic_voc", "register_all_irnet_datasets",
-           "register_from_cfg", "SYNTHETIC_DEFAULTS"]
+__all__ = ["datasets_root", "register_voc", "register_synthetic_voc", "register_coco_mini",
+           "register_all_irnet_datasets", "register_from_cfg", "SYNTHETIC_DEFAULTS"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,14 +90,14 @@ def register_synthetic_voc(root=None, prefix="synthetic_voc", params=None, skip_
 def register_all_irnet_datasets(root=None):
     register_voc(root)
     register_synthetic_voc(os.path.join(root or datasets_root(), "synthetic_voc"))
+    register_coco_mini()
 
 
 def register_from_cfg(cfg):
     """Register what ``cfg`` names beyond the built-ins, and generate the synthetic set if it is used.
 
-    Keys: DATASETS.SYNTHETIC_ROOT (custom synthetic root), DATASETS.SKIP_BAD, and
-    whatever optional registrations other modules hook in (COCO-json weak sets,
-    pseudo-label json).
+    Keys: DATASETS.SYNTHETIC_* (root and size of the synthetic set), DATASETS.SKIP_BAD,
+    DATASETS.COCO_MINI_ROOT and DATASETS.COCO_WEAK_* (COCO-json weak sets).
     """
     names = list(cfg.DATASETS.TRAIN) + list(cfg.DATASETS.TEST) + [cfg.PIPELINE.GT_DATASET]
     d = cfg.DATASETS
@@ -113,17 +114,19 @@ def register_from_cfg(cfg):
         if comm.is_main_process():
             ensure_synthetic_voc(root, **params)
         comm.synchronize()
-    for hook in _CFG_HOOKS:
-        hook(cfg)
+    register_coco_mini(d.COCO_MINI_ROOT)
+    if not len(d.COCO_WEAK_NAMES) == len(d.COCO_WEAK_JSONS) == len(d.COCO_WEAK_IMAGE_ROOTS):
+        raise ValueError("DATASETS.COCO_WEAK_NAMES, COCO_WEAK_JSONS and COCO_WEAK_IMAGE_ROOTS must have equal length")
+    for name, json_file, image_root in zip(d.COCO_WEAK_NAMES, d.COCO_WEAK_JSONS, d.COCO_WEAK_IMAGE_ROOTS):
+        register_coco_weak(name, json_file, image_root, d.COCO_WEAK_CLASS_MAP or None)
 
 
-_CFG_HOOKS = []
-
-
-def add_cfg_registration_hook(fn):
-    """Let another module register datasets from cfg keys (called by ``register_from_cfg``)."""
-    _CFG_HOOKS.append(fn)
-    return fn
+def register_coco_mini(root="../shared/data/coco_mini"):
+    """coco_mini_{train,val}_{cls,instance}: the COCO 2017 subset mapped to the 20 VOC classes."""
+    root = os.path.abspath(root)
+    for split in ("train", "val"):
+        register_coco_weak(f"coco_mini_{split}", os.path.join(root, "annotations", f"instances_{split}2017.json"),
+                           os.path.join(root, f"{split}2017"), class_map=VOC_FROM_COCO, thing_classes=VOC_CLASSES)
 
 
 register_all_irnet_datasets()

@@ -133,6 +133,7 @@ def stage_cams(cfg):
             cam_stride4=cam4.cpu().numpy().astype(np.float16),
             cam_full=cam_full.cpu().numpy().astype(np.float16),
             classes=classes.cpu().numpy().astype(np.int64),
+            image_size=np.array(rgb.shape[:2], np.int64),  # as read: EXIF orientation applied
         )
 
     with torch.no_grad():
@@ -273,6 +274,13 @@ def synthesis_kwargs(cfg, method=None):
     }
 
 
+def image_size_of(cams, record):
+    """(H, W) of the image as the CAM stage read it (EXIF applied), else the record's."""
+    if "image_size" in cams:
+        return tuple(int(v) for v in cams["image_size"])
+    return record["height"], record["width"]
+
+
 def synthesize_record(cfg, record, method=None, mean_displacement=None):
     """Pseudo instances of one image: list of {"category_id", "mask" (H,W) bool, "score"}."""
     from ..pseudo.synthesis import synthesize_instances
@@ -292,7 +300,7 @@ def synthesize_record(cfg, record, method=None, mean_displacement=None):
         torch.from_numpy(cams["classes"]),
         displacement,
         boundary,
-        (record["height"], record["width"]),
+        image_size_of(cams, record),
         mean_displacement=mean_displacement,
         **kwargs,
     )
@@ -336,7 +344,11 @@ def stage_export(cfg):
     paths = work_paths(cfg)
     if not comm.is_main_process():
         return {}
-    records = stage_records(cfg)
+    records = []
+    for r in stage_records(cfg):  # sizes as the images are read (EXIF applied), so loaders agree with masks
+        cams = _load_npz(output_path(paths["cams"], r["image_id"], ".npz"), r["image_id"], "CAMs")
+        h, w = image_size_of(cams, r)
+        records.append(dict(r, height=h, width=w))
     per_image = [load_pseudo_instances(cfg, r) for r in records]
     class_names = MetadataCatalog.get(cfg.DATASETS.TRAIN[0]).thing_classes
     summary = instances_to_coco_json(
