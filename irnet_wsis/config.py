@@ -55,6 +55,8 @@ def add_irnet_config(cfg):
     _C.CAM_INFERENCE = CN()
     _C.CAM_INFERENCE.SCALES = (1.0, 0.5, 1.5, 2.0)
     _C.CAM_INFERENCE.FLIP = True
+    # Images read per batch; images of one size go through the network together.
+    _C.CAM_INFERENCE.BATCH_SIZE = 16
     # Background thresholds swept by CAM evaluation (argmax with a background plane).
     _C.CAM_INFERENCE.EVAL_THRESHOLDS = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70)
     # Weak (*_cls) dataset on which the train_cam stage reports classification mAP ("" skips it).

@@ -11,7 +11,7 @@ import logging
 import os
 import tempfile
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 from detectron2.utils import comm
@@ -22,6 +22,7 @@ from ..errors import BadInputError
 
 __all__ = [
     "run_per_image",
+    "run_per_image_batches",
     "atomic_save_npz",
     "atomic_save_png",
     "output_path",
@@ -87,26 +88,63 @@ def run_per_image(
     Returns:
         {"images", "done", "skipped_existing", "bad", "seconds"} summed over processes.
     """
+
+    def process_batch(items):
+        for record, path in items:
+            process_one(record, path)
+
+    return run_per_image_batches(records, out_dir, ext, process_batch, desc, 1, skip_bad)
+
+
+def run_per_image_batches(
+    records: List[dict],
+    out_dir: str,
+    ext: str,
+    process_batch: Callable[[List[Tuple[dict, str]]], None],
+    desc: str,
+    batch_size: int = 1,
+    skip_bad: bool = False,
+) -> Dict[str, int]:
+    """``run_per_image`` for stages that are faster on batches: ``process_batch([(record, out_path), ...])``.
+
+    A batch that raises ``BadInputError`` under ``skip_bad`` is retried image by
+    image, so only the bad image is skipped.
+    """
     os.makedirs(out_dir, exist_ok=True)
     rank, world = comm.get_rank(), comm.get_world_size()
     mine = records[rank::world]
     counts = {"images": len(mine), "done": 0, "skipped_existing": 0, "bad": 0}
-    start = time.perf_counter()
-    bar = tqdm(mine, desc=desc, disable=not comm.is_main_process(), dynamic_ncols=True, mininterval=2.0)
-    for record in bar:
+    pending = []
+    for record in mine:
         path = output_path(out_dir, record["image_id"], ext)
         if os.path.exists(path):
             counts["skipped_existing"] += 1
-            continue
+        else:
+            pending.append((record, path))
+    start = time.perf_counter()
+    bar = tqdm(total=len(pending), desc=desc, disable=not comm.is_main_process(), dynamic_ncols=True,
+               mininterval=2.0)
+    for i in range(0, len(pending), batch_size):
+        batch = pending[i:i + batch_size]
         try:
-            process_one(record, path)
+            process_batch(batch)
+            counts["done"] += len(batch)
         except BadInputError as e:
             if not skip_bad:
                 raise
-            logger.warning("skipped: %s", e)
-            counts["bad"] += 1
-            continue
-        counts["done"] += 1
+            if len(batch) == 1:
+                logger.warning("skipped: %s", e)
+                counts["bad"] += 1
+            else:  # find the bad image(s): one by one
+                for item in batch:
+                    try:
+                        process_batch([item])
+                        counts["done"] += 1
+                    except BadInputError as single:
+                        logger.warning("skipped: %s", single)
+                        counts["bad"] += 1
+        bar.update(len(batch))
+    bar.close()
     counts["seconds"] = time.perf_counter() - start
     comm.synchronize()
     all_counts = comm.all_gather(counts)

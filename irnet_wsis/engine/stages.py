@@ -23,7 +23,7 @@ from PIL import Image
 from pycocotools import mask as mask_util
 
 from ..errors import BadInputError, bad_input
-from .per_image import atomic_save_npz, atomic_save_png, output_path, run_per_image
+from .per_image import atomic_save_npz, atomic_save_png, output_path, run_per_image, run_per_image_batches
 
 __all__ = ["STAGES", "run_stage", "stage_records", "work_paths", "load_stage_model"]
 
@@ -112,7 +112,7 @@ def stage_train_cam(cfg, resume=True):
 
 
 def stage_cams(cfg):
-    from ..modeling.cam_inference import multiscale_cams
+    from ..modeling.cam_inference import multiscale_cams_batch
     from .cam_trainer import cam_stage_cfg
 
     paths = work_paths(cfg)
@@ -120,24 +120,33 @@ def stage_cams(cfg):
     model = load_stage_model(stage_cfg, paths["cam_model"])
     fmt = stage_cfg.INPUT.FORMAT
 
-    def process(record, out):
-        rgb = _read_rgb(record)
-        image = rgb[:, :, ::-1] if fmt == "BGR" else rgb
-        image = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
-        classes = torch.as_tensor(record["classes"], dtype=torch.long)
-        cam4, cam_full, classes = multiscale_cams(
-            model, image, classes, scales=tuple(cfg.CAM_INFERENCE.SCALES), flip=cfg.CAM_INFERENCE.FLIP
-        )
-        atomic_save_npz(
-            out,
-            cam_stride4=cam4.cpu().numpy().astype(np.float16),
-            cam_full=cam_full.cpu().numpy().astype(np.float16),
-            classes=classes.cpu().numpy().astype(np.int64),
-            image_size=np.array(rgb.shape[:2], np.int64),  # as read: EXIF orientation applied
-        )
+    def process(items):
+        images = []
+        for record, out in items:
+            rgb = _read_rgb(record)
+            image = rgb[:, :, ::-1] if fmt == "BGR" else rgb
+            images.append((torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1))), record, out))
+        by_size = {}
+        for item in images:  # images of one size share a batch
+            by_size.setdefault(tuple(item[0].shape), []).append(item)
+        for group in by_size.values():
+            results = multiscale_cams_batch(
+                model, torch.stack([g[0] for g in group]),
+                [torch.as_tensor(g[1]["classes"], dtype=torch.long) for g in group],
+                scales=tuple(cfg.CAM_INFERENCE.SCALES), flip=cfg.CAM_INFERENCE.FLIP,
+            )
+            for (image, _, out), (cam4, cam_full, classes) in zip(group, results):
+                atomic_save_npz(
+                    out,
+                    cam_stride4=cam4.cpu().numpy().astype(np.float16),
+                    cam_full=cam_full.cpu().numpy().astype(np.float16),
+                    classes=classes.cpu().numpy().astype(np.int64),
+                    image_size=np.array(image.shape[1:], np.int64),  # as read: EXIF orientation applied
+                )
 
     with torch.no_grad():
-        return run_per_image(stage_records(cfg), paths["cams"], ".npz", process, "cams", cfg.DATASETS.SKIP_BAD)
+        return run_per_image_batches(stage_records(cfg), paths["cams"], ".npz", process, "cams",
+                                     cfg.CAM_INFERENCE.BATCH_SIZE, cfg.DATASETS.SKIP_BAD)
 
 
 # --------------------------------------------------------------------------- #
