@@ -112,3 +112,28 @@ def test_train_net_stops_on_bad_json(pseudo_run, tmp_path):
         + ["DATASETS.PSEUDO_JSON", str(tmp_path / "missing.json"), "OUTPUT_DIR", str(tmp_path / "out")])
     with pytest.raises(BadInputError, match="run tools/generate_pseudo.py first"):
         tool.main(args)
+
+
+def test_two_process_cpu_run_writes_the_same_cams(pseudo_run):
+    """Data-parallel over 2 processes (Detectron2 launch, gloo on the CPU) == one process."""
+    import shutil
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    tmp, _, _, _ = pseudo_run
+    work2 = tmp / "work_2proc"
+    shutil.rmtree(work2, ignore_errors=True)
+    (work2 / "cam").mkdir(parents=True)
+    shutil.copy(tmp / "work" / "cam" / "model_final.pth", work2 / "cam" / "model_final.pth")
+    opts = [o if o != str(tmp / "work") else str(work2) for o in _pseudo_opts(tmp)]
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "generate_pseudo.py"), "--num-gpus", "2", "--stages", "cams",
+           "--config-file", os.path.join(ROOT, "configs/synthetic/irnet_pseudo.yaml")] + opts
+    subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, timeout=300)
+    names = sorted(os.listdir(tmp / "work" / "cams"))
+    assert sorted(os.listdir(work2 / "cams")) == names
+    for name in names:
+        with np.load(tmp / "work" / "cams" / name) as a, np.load(work2 / "cams" / name) as b:
+            for key in ("cam_stride4", "cam_full", "classes", "image_size"):
+                assert np.allclose(a[key].astype(np.float32), b[key].astype(np.float32), atol=2e-3), (name, key)

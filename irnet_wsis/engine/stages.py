@@ -19,7 +19,6 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data import detection_utils as utils
 from detectron2.modeling import build_model
 from detectron2.utils import comm
-from PIL import Image
 from pycocotools import mask as mask_util
 
 from ..errors import BadInputError, bad_input

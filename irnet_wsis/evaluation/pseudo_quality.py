@@ -25,6 +25,7 @@ __all__ = [
     "evaluate_pseudo_instances",
     "evaluate_semantic_labels",
     "read_label_png",
+    "gt_label_map",
     "plot_threshold_sweep",
 ]
 
@@ -36,6 +37,22 @@ def read_label_png(path, image_id=None):
     if not os.path.isfile(path):
         raise bad_input(path, "missing label map", image_id)
     return np.asarray(Image.open(path), dtype=np.uint8)
+
+
+def gt_label_map(record):
+    """Semantic ground truth of an instance record: its ``sem_seg_file_name``, or its masks rasterised
+    (class c -> c + 1, crowd regions 255, as COCO datasets have no semantic PNG)."""
+    if record.get("sem_seg_file_name"):
+        return read_label_png(record["sem_seg_file_name"], record["image_id"])
+    from pycocotools import mask as mask_util
+
+    out = np.zeros((record["height"], record["width"]), np.uint8)
+    for ann in sorted(record.get("annotations", []), key=lambda a: a.get("iscrowd", 0)):
+        seg = ann["segmentation"]
+        if isinstance(seg.get("counts"), str):
+            seg = dict(seg, counts=seg["counts"].encode("ascii"))
+        out[mask_util.decode(seg).astype(bool)] = 255 if ann.get("iscrowd", 0) else ann["category_id"] + 1
+    return out
 
 
 def cam_label_map(cams, classes, threshold):
@@ -69,9 +86,9 @@ def sweep_cam_thresholds(load_cams, gt_records, thresholds, num_classes):
     confusions = {t: SemanticConfusion(num_classes) for t in thresholds}
     for record in tqdm(gt_records, desc="CAM mIoU", mininterval=2.0):
         cams, classes = load_cams(record)
-        gt = read_label_png(record["sem_seg_file_name"], record["image_id"])
+        gt = gt_label_map(record)
         if gt.shape != cams.shape[1:]:
-            raise bad_input(record["sem_seg_file_name"], f"size {gt.shape} != CAM size {cams.shape[1:]}",
+            raise bad_input(record["file_name"], f"ground truth size {gt.shape} != CAM size {cams.shape[1:]}",
                             record["image_id"])
         for t in thresholds:
             confusions[t].update(cam_label_map(cams, classes, t), gt)
@@ -82,8 +99,7 @@ def evaluate_semantic_labels(predict, gt_records, num_classes):
     """mIoU (percent) of ``predict(record) -> uint8 (H, W)`` label maps."""
     confusion = SemanticConfusion(num_classes)
     for record in tqdm(gt_records, desc="semantic mIoU", mininterval=2.0):
-        gt = read_label_png(record["sem_seg_file_name"], record["image_id"])
-        confusion.update(predict(record), gt)
+        confusion.update(predict(record), gt_label_map(record))
     return 100.0 * confusion.miou()
 
 
