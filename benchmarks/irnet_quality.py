@@ -27,12 +27,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 
 def main(argv=None):
-    from detectron2.config import get_cfg
     from detectron2.data import DatasetCatalog
     from tqdm import tqdm
 
     import irnet_wsis
-    from irnet_wsis.config import add_irnet_config, fall_back_to_cpu
+    from irnet_wsis.config import setup_cfg
     from irnet_wsis.engine.irnet_trainer import irnet_stage_cfg
     from irnet_wsis.engine.stages import _read_rgb, load_mean_displacement, load_stage_model, work_paths
     from irnet_wsis.evaluation.pseudo_quality import gt_label_map
@@ -44,18 +43,13 @@ def main(argv=None):
     parser.add_argument("--num-images", type=int, default=300)
     parser.add_argument("opts", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    cfg = get_cfg()
-    add_irnet_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
-    fall_back_to_cpu(cfg)
-    cfg.freeze()
+    cfg = setup_cfg(args.config_file, args.opts)
     irnet_wsis.data.builtin.register_from_cfg(cfg)
     stage_cfg = irnet_stage_cfg(cfg)
     model = load_stage_model(stage_cfg, work_paths(cfg)["irnet_model"])
     mean_d = load_mean_displacement(cfg)
     records = DatasetCatalog.get(args.dataset)[: args.num_images]
-    on_boundary, inside, right, ratios = [], [], 0, []
+    on_boundary, inside, right = [], [], 0
     kernel = np.ones((3, 3), np.uint8)
     with torch.no_grad():
         for record in tqdm(records, desc="IRNet quality", mininterval=2.0):

@@ -7,7 +7,7 @@ code's choice is the default, why.
 """
 from detectron2.config import CfgNode as CN
 
-__all__ = ["add_irnet_config"]
+__all__ = ["add_irnet_config", "fall_back_to_cpu", "setup_cfg"]
 
 
 def add_irnet_config(cfg):
@@ -201,4 +201,18 @@ def fall_back_to_cpu(cfg):
     if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
         logging.getLogger(__name__).warning("no GPU found: running on the CPU (MODEL.DEVICE cpu)")
         cfg.MODEL.DEVICE = "cpu"
+    return cfg
+
+
+def setup_cfg(config_file, opts=(), freeze=True):
+    """Detectron2 cfg with our keys, ``config_file`` and ``opts`` merged, on the CPU when there is no GPU."""
+    from detectron2.config import get_cfg
+
+    cfg = get_cfg()
+    add_irnet_config(cfg)
+    cfg.merge_from_file(config_file)
+    cfg.merge_from_list(list(opts))
+    fall_back_to_cpu(cfg)
+    if freeze:
+        cfg.freeze()
     return cfg

@@ -1,5 +1,4 @@
 """The exported pseudo-label json: pycocotools and Detectron2 read it, masks decode exactly, checks."""
-import json
 
 import numpy as np
 import pytest

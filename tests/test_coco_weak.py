@@ -4,7 +4,6 @@ import os
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from irnet_wsis.data.coco_weak import VOC_FROM_COCO, load_class_map, load_coco_instances, load_coco_weak

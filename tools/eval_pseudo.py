@@ -21,14 +21,13 @@ import sys
 
 import numpy as np
 import torch
-from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.utils.logger import setup_logger
 from tabulate import tabulate
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import irnet_wsis  # noqa: E402
-from irnet_wsis.config import add_irnet_config, fall_back_to_cpu  # noqa: E402
+from irnet_wsis.config import setup_cfg  # noqa: E402
 from irnet_wsis.engine.per_image import output_path  # noqa: E402
 from irnet_wsis.engine.stages import (  # noqa: E402
     encode_instances,
@@ -54,12 +53,7 @@ TABLE1_ROWS = [
 
 
 def setup(args):
-    cfg = get_cfg()
-    add_irnet_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
-    fall_back_to_cpu(cfg)
-    cfg.freeze()
+    cfg = setup_cfg(args.config_file, args.opts)
     setup_logger(name="irnet_wsis")
     irnet_wsis.data.builtin.register_from_cfg(cfg)
     return cfg

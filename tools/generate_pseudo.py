@@ -15,25 +15,20 @@ import logging
 import os
 import sys
 
-from detectron2.config import get_cfg
 from detectron2.engine import default_argument_parser, default_setup, launch
 from detectron2.utils import comm
 from tabulate import tabulate
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import irnet_wsis  # noqa: E402  registers meta-architectures, backbones, datasets
-from irnet_wsis.config import add_irnet_config, fall_back_to_cpu  # noqa: E402
+from irnet_wsis.config import setup_cfg  # noqa: E402
 from irnet_wsis.engine.stages import STAGES, run_stage, work_paths  # noqa: E402
 
 logger = logging.getLogger("irnet_wsis.generate_pseudo")
 
 
 def setup(args):
-    cfg = get_cfg()
-    add_irnet_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
-    fall_back_to_cpu(cfg)
+    cfg = setup_cfg(args.config_file, args.opts, freeze=False)
     if cfg.OUTPUT_DIR == "./output":
         cfg.OUTPUT_DIR = cfg.PIPELINE.WORK_DIR
     cfg.freeze()

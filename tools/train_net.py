@@ -18,7 +18,6 @@ import sys
 from collections import OrderedDict
 
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
@@ -27,7 +26,7 @@ from tabulate import tabulate
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import irnet_wsis  # noqa: E402  registers datasets, backbones, meta-architectures
-from irnet_wsis.config import add_irnet_config, fall_back_to_cpu  # noqa: E402
+from irnet_wsis.config import setup_cfg  # noqa: E402
 from irnet_wsis.errors import BadInputError  # noqa: E402
 from irnet_wsis.evaluation.instance_evaluator import VOCInstanceEvaluator  # noqa: E402
 from irnet_wsis.modeling.backbone_weights import load_cam_backbone  # noqa: E402
@@ -99,12 +98,7 @@ def register_pseudo_labels(cfg):
 
 
 def setup(args):
-    cfg = get_cfg()
-    add_irnet_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
-    fall_back_to_cpu(cfg)
-    cfg.freeze()
+    cfg = setup_cfg(args.config_file, args.opts)
     default_setup(cfg, args)
     irnet_wsis.data.builtin.register_from_cfg(cfg)
     register_pseudo_labels(cfg)

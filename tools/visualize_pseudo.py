@@ -11,13 +11,12 @@ import os
 import sys
 
 import numpy as np
-from detectron2.config import get_cfg
 from detectron2.data import MetadataCatalog
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import irnet_wsis  # noqa: E402
-from irnet_wsis.config import add_irnet_config  # noqa: E402
+from irnet_wsis.config import setup_cfg  # noqa: E402
 from irnet_wsis.engine.per_image import output_path  # noqa: E402
 from irnet_wsis.engine.stages import _read_rgb, load_pseudo_instances, stage_records, work_paths  # noqa: E402
 from irnet_wsis.utils.visualize import draw_irnet_figure  # noqa: E402
@@ -61,11 +60,7 @@ def main(argv=None):
     parser.add_argument("--output", default="", help="default: <WORK_DIR>/figures")
     parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="config overrides KEY VALUE ...")
     args = parser.parse_args(argv)
-    cfg = get_cfg()
-    add_irnet_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
-    cfg.freeze()
+    cfg = setup_cfg(args.config_file, args.opts)
     irnet_wsis.data.builtin.register_from_cfg(cfg)
     records = stage_records(cfg)
     if args.images:

@@ -9,7 +9,7 @@ from ..data.weak_mappers import CAMDatasetMapper
 from ..modeling.backbone_weights import load_imagenet_weights, log_scratch_once
 from ..solver import build_poly_lr_scheduler, build_optimizer
 
-__all__ = ["CAMTrainer", "cam_stage_cfg", "stage_cfg_with_solver"]
+__all__ = ["StageTrainer", "CAMTrainer", "cam_stage_cfg", "stage_cfg_with_solver"]
 
 
 def stage_cfg_with_solver(cfg, meta_arch, solver, output_subdir):
@@ -39,8 +39,29 @@ def cam_stage_cfg(cfg):
     return stage_cfg_with_solver(cfg, "CAMNet", cfg.PIPELINE.CAM_SOLVER, "cam")
 
 
-class CAMTrainer(DefaultTrainer):
-    """DefaultTrainer for CAMNet: weak records, CAM augmentation, head x10 lr, polynomial decay."""
+class StageTrainer(DefaultTrainer):
+    """DefaultTrainer of a pipeline stage: per-prefix lr multipliers, polynomial decay, no evaluation."""
+
+    @classmethod
+    def lr_multipliers(cls, cfg):
+        """{parameter-name prefix: lr multiplier}."""
+        return {}
+
+    @classmethod
+    def build_optimizer(cls, cfg, model):
+        return build_optimizer(model, cfg.SOLVER, cls.lr_multipliers(cfg))
+
+    @classmethod
+    def build_lr_scheduler(cls, cfg, optimizer):
+        return build_poly_lr_scheduler(optimizer, cfg.SOLVER.MAX_ITER, cfg.SOLVER.POLY_LR_POWER)
+
+    @classmethod
+    def test(cls, cfg, model, evaluators=None):
+        return {}
+
+
+class CAMTrainer(StageTrainer):
+    """StageTrainer for CAMNet: weak records, CAM augmentation, head x10 lr."""
 
     @classmethod
     def build_model(cls, cfg):
@@ -56,13 +77,5 @@ class CAMTrainer(DefaultTrainer):
         return build_detection_train_loader(cfg, mapper=CAMDatasetMapper(cfg, is_train=True))
 
     @classmethod
-    def build_optimizer(cls, cfg, model):
-        return build_optimizer(model, cfg.SOLVER, {"classifier.": cfg.MODEL.CAM.HEAD_LR_MULTIPLIER})
-
-    @classmethod
-    def build_lr_scheduler(cls, cfg, optimizer):
-        return build_poly_lr_scheduler(optimizer, cfg.SOLVER.MAX_ITER, cfg.SOLVER.POLY_LR_POWER)
-
-    @classmethod
-    def test(cls, cfg, model, evaluators=None):
-        return {}
+    def lr_multipliers(cls, cfg):
+        return {"classifier.": cfg.MODEL.CAM.HEAD_LR_MULTIPLIER}

@@ -5,15 +5,13 @@ import os
 
 import torch
 from detectron2.data import build_detection_train_loader
-from detectron2.engine import DefaultTrainer
 from detectron2.modeling import build_model
 from detectron2.utils import comm
 from tqdm import tqdm
 
 from ..data.weak_mappers import IRNetDatasetMapper
 from ..modeling.backbone_weights import load_cam_backbone
-from ..solver import build_poly_lr_scheduler, build_optimizer
-from .cam_trainer import stage_cfg_with_solver
+from .cam_trainer import StageTrainer, stage_cfg_with_solver
 
 __all__ = ["IRNetTrainer", "irnet_stage_cfg", "measure_mean_displacement", "save_mean_displacement"]
 
@@ -31,8 +29,8 @@ def irnet_stage_cfg(cfg):
     return c
 
 
-class IRNetTrainer(DefaultTrainer):
-    """DefaultTrainer for IRNet: frozen CAM backbone, relation labels, displacement branch lr x10, poly decay.
+class IRNetTrainer(StageTrainer):
+    """StageTrainer for IRNet: frozen CAM backbone, relation labels, displacement branch lr x10, poly decay.
 
     The paper scales the gradients reaching the displacement branch by 10; with
     SGD this is its learning rate x ``MODEL.IRNET.DISP_GRAD_MULTIPLIER`` (as the
@@ -59,16 +57,8 @@ class IRNetTrainer(DefaultTrainer):
         )
 
     @classmethod
-    def build_optimizer(cls, cfg, model):
-        return build_optimizer(model, cfg.SOLVER, {"disp_head.": cfg.MODEL.IRNET.DISP_GRAD_MULTIPLIER})
-
-    @classmethod
-    def build_lr_scheduler(cls, cfg, optimizer):
-        return build_poly_lr_scheduler(optimizer, cfg.SOLVER.MAX_ITER, cfg.SOLVER.POLY_LR_POWER)
-
-    @classmethod
-    def test(cls, cfg, model, evaluators=None):
-        return {}
+    def lr_multipliers(cls, cfg):
+        return {"disp_head.": cfg.MODEL.IRNET.DISP_GRAD_MULTIPLIER}
 
 
 @torch.no_grad()
