@@ -39,10 +39,10 @@ def main(argv=None):
         print(f"\nweak / full AP^r_50: {rows[0][2] / rows[1][2]:.2f} (paper: 46.7 / 69.0 = 0.68)")
     summary = _load(os.path.join(work, "pseudo", "summary.json"))
     if summary:
-        seconds = sum(s.get("wall_seconds", 0) for s in summary.values())
         export = summary.get("export", {})
         print(f"\npseudo labels: {export.get('instances', '?')} instances in {export.get('images', '?')} images "
-              f"({export.get('empty_images', '?')} without any); stages 1-5 took {seconds / 60:.1f} min")
+              f"({export.get('empty_images', '?')} without any); seconds per stage of the last run: "
+              + ", ".join(f"{k} {v.get('wall_seconds', '?')}" for k, v in summary.items()))
     return 0
 
 
