@@ -32,6 +32,7 @@ from irnet_wsis.engine.per_image import output_path  # noqa: E402
 from irnet_wsis.engine.stages import (  # noqa: E402
     encode_instances,
     load_mean_displacement,
+    stage_records,
     synthesize_record,
     work_paths,
 )
@@ -63,6 +64,9 @@ def gt_records(cfg, max_images):
     if not cfg.PIPELINE.GT_DATASET:
         raise BadInputError("PIPELINE.GT_DATASET is empty: name the *_instance dataset of the training images")
     records = DatasetCatalog.get(cfg.PIPELINE.GT_DATASET)
+    # only the images the pipeline labelled (a weak set leaves out images without a label in the class map)
+    labelled = {r["image_id"] for r in stage_records(cfg, limit=False)}
+    records = [r for r in records if r["image_id"] in labelled]
     max_images = max_images or cfg.PIPELINE.MAX_IMAGES
     if max_images:
         records = records[:max_images]
