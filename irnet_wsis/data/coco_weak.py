@@ -137,7 +137,9 @@ def register_coco_weak(name, json_file, image_root, class_map=None, thing_classe
     if thing_classes is None:
         if class_map is not None or os.path.isfile(json_file):
             thing_classes = default_thing_classes(json_file, class_map)
-    meta = {"json_file": json_file, "image_root": image_root, "evaluator_type": "voc_instance"}
+    # no "json_file": COCOEvaluator then builds its ground truth from these records (string image ids,
+    # mapped categories) instead of the original json (integer ids, all categories)
+    meta = {"source_json": json_file, "image_root": image_root, "evaluator_type": "voc_instance"}
     if thing_classes is not None:
         meta["thing_classes"] = list(thing_classes)
 
