@@ -4,10 +4,16 @@
 The baseline is how dense implementations compute it: build the dense (hw x hw)
 transition matrix T and raise it to the power t = 256 by 8 repeated squarings,
 then multiply the maps. Ours keeps T sparse (radius 5: <= 69 entries a row) and
-takes 256 sparse products. Each method runs in its own subprocess so its peak
-memory (ru_maxrss above the process's baseline) is its own.
+takes 256 sparse products. "stencil" is the other sparse form we tried (256 steps
+of 2P + 1 shifted multiply-adds of the maps); CSR was faster, so the library
+uses CSR and the stencil lives only here. Each method runs in its own subprocess
+so its peak memory (ru_maxrss above the process's baseline) is its own.
 
-    python benchmarks/random_walk.py --sizes 64 96 128 --maps 8 --threads 2
+    python benchmarks/random_walk.py --sizes 64 96 128 --maps 8 --threads 1
+
+On a machine whose cores are busy with other jobs use --threads 1: torch's
+intra-op threads then wait on each other at every one of the 256 small products
+(measured 30x slower with 2 threads on 2 shared cores).
 """
 import argparse
 import json
@@ -37,24 +43,58 @@ def _inputs(size, maps):
 def run_one(method, size, maps, steps, threads, out_file):
     import torch
 
-    from irnet_wsis.pseudo.random_walk import propagate, transition_matrix
+    from irnet_wsis.pseudo.random_walk import propagate, transition_operator
 
     torch.set_num_threads(threads)
     boundary, x = _inputs(size, maps)
     base = _rss_mib()
     start = time.perf_counter()
-    t = transition_matrix(boundary, 5, 10)
+    t = transition_operator(boundary, 5, 10)
+    squarings = []
     if method == "sparse":
         y = propagate(t, x, steps)
+    elif method == "stencil":
+        y = _stencil_propagate(t, x, steps)
     else:
         dense = t.to_dense()
         del t
-        for _ in range(int(round(steps).bit_length() - 1)):  # 256 = 2^8: 8 squarings
+        for _ in range(int(steps).bit_length() - 1):  # 256 = 2^8: 8 squarings
+            tick = time.perf_counter()
             dense = dense @ dense
+            squarings.append(round(time.perf_counter() - tick, 2))
         y = (dense @ x.reshape(maps, -1).t()).t().reshape(maps, size, size)
     seconds = time.perf_counter() - start
     torch.save(y, out_file)
-    print(json.dumps({"method": method, "seconds": seconds, "peak_mib": _rss_mib() - base}))
+    print(json.dumps({"method": method, "seconds": seconds, "peak_mib": _rss_mib() - base, "squarings_s": squarings}))
+
+
+def _stencil_propagate(t, x, steps):
+    """The same walk as shifted adds: (2P + 1) weight planes read from the CSR rows of T."""
+    import torch
+    import torch.nn.functional as F
+
+    from irnet_wsis.layers.pixel_pairs import PixelPairs
+
+    m, h, w = x.shape
+    offsets = PixelPairs.get(5).offsets
+    shifts = torch.cat([-offsets, torch.zeros(1, 2, dtype=torch.long), offsets])
+    r = int(offsets.abs().max())
+    side = 2 * r + 1
+    slot = torch.full((side * side,), -1, dtype=torch.long)  # (dy, dx) -> position in ``shifts``
+    slot[(shifts[:, 0] + r) * side + shifts[:, 1] + r] = torch.arange(len(shifts))
+    crow, col, val = t.crow_indices(), t.col_indices(), t.values()
+    row = torch.repeat_interleave(torch.arange(h * w), crow[1:] - crow[:-1])
+    k = slot[(col // w - row // w + r) * side + col % w - row % w + r]
+    dense_rows = torch.zeros(len(shifts), h * w)  # weight of pixel i towards i + shift
+    dense_rows[k, row] = val
+    weights = dense_rows.view(len(shifts), h, w)
+    for _ in range(steps):
+        padded = F.pad(x, (r, r, r, r))
+        out = torch.zeros_like(x)
+        for k, (dy, dx) in enumerate(shifts.tolist()):
+            out.addcmul_(weights[k], padded[:, r + dy:r + dy + h, r + dx:r + dx + w])
+        x = out
+    return x
 
 
 def main():
@@ -62,7 +102,9 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 96, 128])
     parser.add_argument("--maps", type=int, default=8)
     parser.add_argument("--steps", type=int, default=256)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--methods", nargs="+", default=["sparse", "stencil", "dense"],
+                        choices=["sparse", "stencil", "dense"])
     parser.add_argument("--worker", nargs=3, metavar=("METHOD", "SIZE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -76,20 +118,26 @@ def main():
     for size in args.sizes:
         res = {}
         with tempfile.TemporaryDirectory() as tmp:
-            for method in ("sparse", "dense"):
+            for method in args.methods:
                 out = os.path.join(tmp, f"{method}.pt")
                 cmd = [sys.executable, __file__, "--maps", str(args.maps), "--steps", str(args.steps),
                        "--threads", str(args.threads), "--worker", method, str(size), out]
                 line = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
                 res[method] = json.loads(line)
                 res[method]["y"] = torch.load(out)
-        diff = float((res["sparse"]["y"] - res["dense"]["y"]).abs().max())
-        row = {"grid": f"{size}x{size}", "maps": args.maps, "steps": args.steps,
-               "sparse_s": round(res["sparse"]["seconds"], 3), "dense_s": round(res["dense"]["seconds"], 3),
-               "speedup": round(res["dense"]["seconds"] / res["sparse"]["seconds"], 1),
-               "sparse_peak_mib": round(res["sparse"]["peak_mib"], 1), "dense_peak_mib": round(res["dense"]["peak_mib"], 1),
-               "memory_ratio": round(res["dense"]["peak_mib"] / max(res["sparse"]["peak_mib"], 1e-3), 1),
-               "max_abs_diff": diff}
+        row = {"grid": f"{size}x{size}", "maps": args.maps, "steps": args.steps, "threads": args.threads}
+        for method, r in res.items():
+            row[f"{method}_s"] = round(r["seconds"], 3)
+            row[f"{method}_peak_mib"] = round(r["peak_mib"], 1)
+            if r["squarings_s"]:
+                row["dense_squarings_s"] = r["squarings_s"]
+        if "sparse" in res:
+            for other in ("stencil", "dense"):
+                if other in res:
+                    row[f"{other}_vs_sparse_time"] = round(res[other]["seconds"] / res["sparse"]["seconds"], 1)
+                    row[f"{other}_vs_sparse_memory"] = round(
+                        res[other]["peak_mib"] / max(res["sparse"]["peak_mib"], 1e-3), 1)
+                    row[f"{other}_max_abs_diff"] = float((res["sparse"]["y"] - res[other]["y"]).abs().max())
         rows.append(row)
         print(json.dumps(row), flush=True)
     return rows

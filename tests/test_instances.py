@@ -26,6 +26,10 @@ def test_refinement_converges_to_centroids():
     landing_x = xs + refined[1]
     assert torch.all((landing_y[left] - 6).abs() <= 1) and torch.all((landing_x[left] - 4).abs() <= 1)
     assert torch.all((landing_y[right] - 6).abs() <= 1) and torch.all((landing_x[right] - 15).abs() <= 1)
+    inst, k = instance_map(half, iterations=100, centroid_threshold=2.5)
+    assert k == 2
+    assert len(set(inst[left].tolist())) == 1 and len(set(inst[right].tolist())) == 1
+    assert inst[left][0] != inst[right][0]
 
 
 def test_two_touching_squares_with_opposite_fields_give_two_instances():

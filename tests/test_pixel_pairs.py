@@ -78,3 +78,19 @@ def test_path_max_is_max_over_path():
             for x in range(8):
                 vals = [b[0, y + py, x + px] for py, px in path if 0 <= y + py < 8 and 0 <= x + px < 8]
                 assert torch.isclose(got[k, y, x], torch.stack(vals).max())
+
+
+def test_path_max_gradient_matches_stacked_max():
+    torch.manual_seed(1)
+    b = torch.rand(2, 7, 9, requires_grad=True)
+    pairs = PixelPairs(4)
+    weights = torch.rand(2, len(pairs), 7, 9)
+    (pairs.path_max(b) * weights).sum().backward()
+    got = b.grad.clone()
+    b.grad = None
+    # reference: the whole (N, P, L, h, w) stack, reduced by amax
+    table = pairs._shift_stack(b, pairs.path_table, float("-inf"))
+    ref = torch.stack([table[:, pairs.path_index[:, k]] for k in range(pairs.path_index.shape[1])], dim=2).amax(dim=2)
+    (ref * weights).sum().backward()
+    assert torch.allclose(got, b.grad, atol=1e-5)
+    assert torch.equal(pairs.path_max(b.detach()), ref.detach())

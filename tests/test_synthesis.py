@@ -69,3 +69,17 @@ def test_no_classes_gives_nothing():
     out = synthesize_instances(torch.zeros(0, 4, 4), torch.zeros(0, dtype=torch.long), torch.zeros(2, 4, 4),
                                torch.zeros(4, 4), (16, 16))
     assert out == []
+
+
+def test_mismatched_shapes_raise():
+    import pytest
+
+    cam, d, b, _, _ = _two_touching_squares()
+    with pytest.raises(ValueError, match="boundary"):
+        synthesize_instances(cam, torch.tensor([3]), d, b[:-1], (64, 96))
+    with pytest.raises(ValueError, match="displacement"):
+        synthesize_instances(cam, torch.tensor([3]), d[:, 1:], b, (64, 96))
+    with pytest.raises(ValueError, match="image size"):
+        synthesize_instances(cam, torch.tensor([3]), d, b, (65, 96))
+    with pytest.raises(ValueError, match="classes"):
+        synthesize_semantic(cam, torch.tensor([3, 4]), b, (64, 96))

@@ -94,13 +94,24 @@ class PixelPairs:
     def path_max(self, b: torch.Tensor) -> torch.Tensor:
         """b (N, h, w) -> (N, P, h, w): max of b over the path from i to i + d (outside points ignored).
 
-        Differentiable; memory O(N * P * h * w): the path is walked position by position.
+        The path is walked position by position without autograd to find where
+        the max is, then the max is gathered from the shifted maps, so the
+        gradient reaches the arg-max pixel and memory (autograd included) stays
+        O(N * P * h * w), never O(N * P * L * h * w).
         """
         table = self._shift_stack(b, self.path_table, float("-inf"))  # (N, Q, h, w)
-        out = table[:, self.path_index[:, 0]]
-        for k in range(1, self.path_index.shape[1]):
-            out = torch.maximum(out, table[:, self.path_index[:, k]])
-        return out
+        index = self.path_index.to(b.device)
+        with torch.no_grad():
+            best = table[:, index[:, 0]]
+            where = index[:, 0].view(1, -1, 1, 1).expand_as(best)
+            for k in range(1, index.shape[1]):
+                candidate = table[:, index[:, k]]
+                better = candidate > best
+                best = torch.where(better, candidate, best)
+                where = torch.where(better, index[:, k].view(1, -1, 1, 1), where)
+        if not table.requires_grad:
+            return best
+        return table.gather(1, where)
 
     def affinity(self, b: torch.Tensor) -> torch.Tensor:
         """Eq. 7: a_ij = 1 - max_{k in Pi_ij} B(x_k); b (N, h, w) -> (N, P, h, w)."""

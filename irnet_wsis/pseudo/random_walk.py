@@ -2,8 +2,10 @@
 
 The affinity matrix A is restricted to radius-r neighbourhoods (69 neighbours
 a pixel at r = 5, symmetric, 1 on the diagonal), so T = S^-1 A^beta is kept as
-a sparse CSR matrix with a fixed number of entries a row (no sorting needed) and the t = 256 steps of Eq. 13 are sparse products with
-all maps at once. The dense (hw x hw) matrix is never built.
+a sparse CSR matrix (rows cut straight from a fixed-width neighbour table, no
+sorting) and the t = 256 steps of Eq. 13 are sparse products with all maps at
+once. The dense (hw x hw) matrix is never built. CSR spmm was faster than the
+stencil form (shifted multiply-adds): see benchmarks/random_walk.py.
 """
 import warnings
 
@@ -11,7 +13,7 @@ import torch
 
 from ..layers.pixel_pairs import PixelPairs
 
-__all__ = ["neighbor_affinity", "transition_matrix", "propagate", "random_walk"]
+__all__ = ["neighbor_affinity", "transition_operator", "transition_matrix", "propagate", "random_walk"]
 
 
 def neighbor_affinity(boundary: torch.Tensor, radius: int = 5, beta: float = 10.0):
@@ -64,7 +66,7 @@ def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     return out
 
 
-def transition_matrix(boundary: torch.Tensor, radius: int = 5, beta: float = 10.0) -> torch.Tensor:
+def transition_operator(boundary: torch.Tensor, radius: int = 5, beta: float = 10.0) -> torch.Tensor:
     """T = S^-1 A^beta (Eq. 12): sparse CSR (hw, hw), rows sum to 1.
 
     Entries of neighbours outside the grid are dropped; rows keep their
@@ -80,6 +82,9 @@ def transition_matrix(boundary: torch.Tensor, radius: int = 5, beta: float = 10.
         warnings.simplefilter("ignore", UserWarning)  # torch: "sparse CSR support is in beta"
         return torch.sparse_csr_tensor(crow, cols[inside], values[inside], (h * w, h * w),
                                        check_invariants=False)
+
+
+transition_matrix = transition_operator  # earlier name
 
 
 def propagate(transition: torch.Tensor, maps: torch.Tensor, steps: int = 256) -> torch.Tensor:
@@ -103,5 +108,5 @@ def random_walk(maps: torch.Tensor, boundary: torch.Tensor, radius: int = 5, bet
     """Propagate ``maps`` (M, h, w) with the walk of ``boundary`` (h, w), after the (1 - B) penalty of Eq. 13."""
     if maps.shape[0] == 0:
         return maps.clone()
-    transition = transition_matrix(boundary, radius, beta)
+    transition = transition_operator(boundary, radius, beta)
     return propagate(transition, maps * (1.0 - boundary)[None], steps)

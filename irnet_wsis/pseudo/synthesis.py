@@ -57,6 +57,19 @@ def _components(label, normalized, owners, image_area, min_area_fraction):
     return instances
 
 
+def _check_shapes(cams, classes, image_size, displacement, boundary):
+    """ValueError naming the mismatch (the stage runner turns it into a BadInputError with the file)."""
+    if cams.dim() != 3 or len(cams) != len(classes):
+        raise ValueError(f"CAMs of shape {tuple(cams.shape)} for {len(classes)} classes")
+    h, w = cams.shape[1:]
+    if not (4 * (h - 1) < image_size[0] <= 4 * h and 4 * (w - 1) < image_size[1] <= 4 * w):
+        raise ValueError(f"stride-4 CAMs {h}x{w} do not fit image size {tuple(image_size)}")
+    if displacement is not None and tuple(displacement.shape) != (2, h, w):
+        raise ValueError(f"displacement {tuple(displacement.shape)} != (2, {h}, {w})")
+    if boundary is not None and tuple(boundary.shape) != (h, w):
+        raise ValueError(f"boundary {tuple(boundary.shape)} != ({h}, {w})")
+
+
 def _walk(maps, boundary, radius, beta, steps):
     return random_walk(maps, boundary.float(), radius, beta, steps)
 
@@ -76,6 +89,8 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, meth
     cams = torch.as_tensor(cams).float()
     classes = torch.as_tensor(classes).long().reshape(-1)
     H, W = image_size
+    _check_shapes(cams, classes, image_size, displacement if method == "full" else None,
+                  boundary if method != "cam" else None)
     if len(classes) == 0:
         return []
     if method == "cam":
@@ -107,6 +122,7 @@ def synthesize_semantic(cams, classes, boundary, image_size, radius=5, beta=10, 
     cams = torch.as_tensor(cams).float()
     classes = torch.as_tensor(classes).long().reshape(-1)
     H, W = image_size
+    _check_shapes(cams, classes, image_size, None, boundary)
     if len(classes) == 0:
         return np.zeros((H, W), np.uint8)
     scores = upsample_scores(_walk(cams, boundary, radius, beta, steps), image_size)
