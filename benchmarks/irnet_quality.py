@@ -8,7 +8,9 @@ For each image of a *_instance set (default: synthetic val):
 - D (mean-subtracted) gives candidate centroids |D| < SYNTHESIS.CENTROID_THRESHOLD;
   a connected component of candidates lying mostly on ground-truth foreground is
   a detected centroid; the image counts as right when their number equals the
-  number of ground-truth instances.
+  number of ground-truth instances. The counts are also broken down by the
+  number of ground-truth instances (exact / under / over), which tells merged
+  neighbours from spurious centroids.
 
     python benchmarks/irnet_quality.py --config-file configs/synthetic/irnet_pseudo.yaml \
         --dataset synthetic_voc_val_instance --num-images 300 PIPELINE.WORK_DIR output/synthetic/pseudo
@@ -49,7 +51,7 @@ def main(argv=None):
     model = load_stage_model(stage_cfg, work_paths(cfg)["irnet_model"])
     mean_d = load_mean_displacement(cfg)
     records = DatasetCatalog.get(args.dataset)[: args.num_images]
-    on_boundary, inside, right = [], [], 0
+    on_boundary, inside, counts = [], [], []
     kernel = np.ones((3, 3), np.uint8)
     with torch.no_grad():
         for record in tqdm(records, desc="IRNet quality", mininterval=2.0):
@@ -69,13 +71,19 @@ def main(argv=None):
             comps, k = centroid_components(d, cfg.SYNTHESIS.CENTROID_THRESHOLD)
             fg4 = ((gt > 0) & (gt < 255))[::4, ::4][: comps.shape[0], : comps.shape[1]]
             detected = sum(1 for j in range(1, k + 1) if fg4[comps == j].mean() > 0.5)
-            right += detected == len(record.get("annotations", []))
+            counts.append((len(record.get("annotations", [])), detected))
     result = {
         "images": len(records),
         "mean_B_on_boundaries": float(np.mean(on_boundary)),
         "mean_B_inside_objects": float(np.mean(inside)),
         "boundary_ratio": float(np.mean(on_boundary) / max(np.mean(inside), 1e-6)),
-        "centroid_count_exact_share": right / max(len(records), 1),
+        "centroid_count_exact_share": sum(n == d for n, d in counts) / max(len(records), 1),
+        "centroid_count_under": sum(d < n for n, d in counts),
+        "centroid_count_over": sum(d > n for n, d in counts),
+        "centroid_count_exact_by_instances": {
+            n: f"{sum(d == n for m, d in counts if m == n)}/{sum(m == n for m, _ in counts)}"
+            for n in sorted({m for m, _ in counts})
+        },
     }
     print(json.dumps(result, indent=2))
     return result
