@@ -19,6 +19,7 @@ def add_irnet_config(cfg):
     # (output stride 16, Sec. 3).  R18/R34 are allowed for CPU runs.
     # ------------------------------------------------------------------ #
     _C.MODEL.RESNETS.RES5_STRIDE = 1  # 1: output stride 16 (paper); 2: stride 32
+    _C.MODEL.RESNETS.RES4_STRIDE = 2  # 1 (with RES5_STRIDE 1): output stride 8, for small images
     # Path to ImageNet weights (torchvision .pth or Detectron2 .pkl) for the CAM
     # backbone; "" trains from scratch (the run says so once).
     _C.MODEL.IMAGENET_WEIGHTS = ""

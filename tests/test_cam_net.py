@@ -31,6 +31,16 @@ def test_output_stride_16_for_odd_sizes():
         assert out["stem"].shape[-2:] == (25, 33)  # ceil(/4): the stride-4 grid
 
 
+def test_output_stride_8_with_res4_stride_1():
+    cfg = _cfg(18)
+    cfg.MODEL.RESNETS.RES4_STRIDE = 1
+    backbone = build_backbone(cfg)
+    assert backbone.output_shape()["res4"].stride == 8 and backbone.output_shape()["res5"].stride == 8
+    out = backbone(torch.zeros(1, 3, 97, 131))
+    assert out["res4"].shape[-2:] == out["res5"].shape[-2:] == (13, 17)  # ceil(97/8), ceil(131/8)
+    assert out["res3"].shape[-2:] == (13, 17)
+
+
 class _FixedFeatures(Backbone):
     """A stub backbone returning a hand-built 2-channel feature map."""
 
