@@ -13,7 +13,7 @@ import torch
 
 from ..layers.pixel_pairs import PixelPairs
 
-__all__ = ["neighbor_affinity", "transition_operator", "transition_matrix", "propagate", "random_walk"]
+__all__ = ["neighbor_affinity", "transition_operator", "propagate", "random_walk"]
 
 
 def neighbor_affinity(boundary: torch.Tensor, radius: int = 5, beta: float = 10.0):
@@ -83,8 +83,6 @@ def transition_operator(boundary: torch.Tensor, radius: int = 5, beta: float = 1
         return torch.sparse_csr_tensor(crow, cols[inside], values[inside], (h * w, h * w),
                                        check_invariants=False)
 
-
-transition_matrix = transition_operator  # earlier name
 
 
 def propagate(transition: torch.Tensor, maps: torch.Tensor, steps: int = 256) -> torch.Tensor:
