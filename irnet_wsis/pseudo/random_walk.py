@@ -84,7 +84,6 @@ def transition_operator(boundary: torch.Tensor, radius: int = 5, beta: float = 1
                                        check_invariants=False)
 
 
-
 def propagate(transition: torch.Tensor, maps: torch.Tensor, steps: int = 256) -> torch.Tensor:
     """Eq. 13: vec(X*) = T^t vec(X) for every map.
 
