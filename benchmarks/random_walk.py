@@ -49,15 +49,13 @@ def run_one(method, size, maps, steps, threads, out_file):
     boundary, x = _inputs(size, maps)
     base = _rss_mib()
     start = time.perf_counter()
-    t = transition_operator(boundary, 5, 10)
     squarings = []
     if method == "sparse":
-        y = propagate(t, x, steps)
+        y = propagate(transition_operator(boundary, 5, 10), x, steps)
     elif method == "stencil":
-        y = _stencil_propagate(t, x, steps)
+        y = _stencil_propagate(boundary, x, steps)
     else:
-        dense = t.to_dense()
-        del t
+        dense = transition_operator(boundary, 5, 10).to_dense()
         for _ in range(int(steps).bit_length() - 1):  # 256 = 2^8: 8 squarings
             tick = time.perf_counter()
             dense = dense @ dense
@@ -68,30 +66,25 @@ def run_one(method, size, maps, steps, threads, out_file):
     print(json.dumps({"method": method, "seconds": seconds, "peak_mib": _rss_mib() - base, "squarings_s": squarings}))
 
 
-def _stencil_propagate(t, x, steps):
-    """The same walk as shifted adds: (2P + 1) weight planes read from the CSR rows of T."""
+def _stencil_propagate(boundary, x, steps):
+    """The same walk as shifted adds: the library's neighbour table, one weight plane per shift."""
     import torch
     import torch.nn.functional as F
 
     from irnet_wsis.layers.pixel_pairs import PixelPairs
+    from irnet_wsis.pseudo.random_walk import neighbor_affinity
 
     m, h, w = x.shape
+    _, values = neighbor_affinity(boundary, 5, 10)  # (hw, 2P + 1), 0 outside the grid
+    weights = (values / values.sum(dim=1, keepdim=True)).t().reshape(-1, h, w)  # rows of T = S^-1 A^beta
     offsets = PixelPairs.get(5).offsets
-    shifts = torch.cat([-offsets, torch.zeros(1, 2, dtype=torch.long), offsets])
+    order = (offsets[:, 0] * w + offsets[:, 1]).argsort()  # the table's slot order (see neighbor_affinity)
+    shifts = torch.cat([-offsets[order].flip(0), offsets.new_zeros(1, 2), offsets[order]]).tolist()
     r = int(offsets.abs().max())
-    side = 2 * r + 1
-    slot = torch.full((side * side,), -1, dtype=torch.long)  # (dy, dx) -> position in ``shifts``
-    slot[(shifts[:, 0] + r) * side + shifts[:, 1] + r] = torch.arange(len(shifts))
-    crow, col, val = t.crow_indices(), t.col_indices(), t.values()
-    row = torch.repeat_interleave(torch.arange(h * w), crow[1:] - crow[:-1])
-    k = slot[(col // w - row // w + r) * side + col % w - row % w + r]
-    dense_rows = torch.zeros(len(shifts), h * w)  # weight of pixel i towards i + shift
-    dense_rows[k, row] = val
-    weights = dense_rows.view(len(shifts), h, w)
     for _ in range(steps):
         padded = F.pad(x, (r, r, r, r))
         out = torch.zeros_like(x)
-        for k, (dy, dx) in enumerate(shifts.tolist()):
+        for k, (dy, dx) in enumerate(shifts):
             out.addcmul_(weights[k], padded[:, r + dy:r + dy + h, r + dx:r + dx + w])
         x = out
     return x
