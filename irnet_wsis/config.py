@@ -33,6 +33,7 @@ def add_irnet_config(cfg):
     _C.MODEL.EFFICIENTNET = CN()
     _C.MODEL.EFFICIENTNET.VARIANT = "lite0"  # lite0, lite1, lite2
     _C.MODEL.EFFICIENTNET.OUTPUT_STRIDE = 32  # 16: last stages dilated (CAM and IRNet, as the paper's ResNet)
+    # (8 also dilates res4: measured worse for coco_mini CAMs, benchmarks/RESULTS.md)
     _C.MODEL.EFFICIENTNET.PRETRAINED = True
     _C.MODEL.EFFICIENTNET.OUT_FEATURES = ["stem", "res2", "res3", "res4", "res5"]  # strides 4, 4, 8, 16, 16|32
     _C.MODEL.EFFICIENTNET.FREEZE_AT = 0  # as MODEL.BACKBONE.FREEZE_AT: 0 trains all, 2 freezes stem + res2, ...
@@ -91,6 +92,14 @@ def add_irnet_config(cfg):
     # Checkpoint of the trained CAM network whose backbone IRNet reuses (frozen).
     _C.MODEL.IRNET.CAM_WEIGHTS = ""
     _C.MODEL.IRNET.FREEZE_BACKBONE = True
+    # Levels the displacement branch reads (a subset of IN_FEATURES, finest first); empty: all (paper).
+    # On synthetic 128-px images ("stem", "res2", "res3") did not separate touching objects either
+    # (centroid count 14.0% vs 13.0%, benchmarks/RESULTS.md).
+    _C.MODEL.IRNET.DISP_IN_FEATURES = ()
+    # Weight each same-class pair of Eq. 5 by its affinity (Eq. 7) from the current, detached B, so that
+    # touching same-class instances are not told to share one centroid. False: the paper's plain mean.
+    # Measured no gain on the synthetic set (Eq. 8 trains B low on those same pairs; benchmarks/RESULTS.md).
+    _C.MODEL.IRNET.AFFINITY_WEIGHTED_DISP = False
     _C.MODEL.IRNET.DISP_CHANNELS = 256  # 1x1 convs reduce each level to <= 256
     _C.MODEL.IRNET.DISP_GN_GROUPS = 16
     _C.MODEL.IRNET.BOUNDARY_CHANNELS = 32  # code: 32 per level, 5 levels -> 160

@@ -68,13 +68,14 @@ def test_missing_weights_package_names_it(monkeypatch):
     assert lite_weights_file("lite0") == LITE0_FILE
 
 
-@pytest.mark.parametrize("output_stride", [32, 16])
+@pytest.mark.parametrize("output_stride", [32, 16, 8])
 def test_feature_shapes_for_odd_sizes(output_stride):
     backbone = EfficientNetLite("lite0", output_stride=output_stride, pretrained=False)
     out = backbone(torch.zeros(1, 3, 97, 131))
     shapes = backbone.output_shape()
     assert {k: (v.channels, v.stride) for k, v in shapes.items()} == {
-        "stem": (16, 4), "res2": (24, 4), "res3": (40, 8), "res4": (112, 16), "res5": (320, output_stride)}
+        "stem": (16, 4), "res2": (24, 4), "res3": (40, 8), "res4": (112, min(16, output_stride)),
+        "res5": (320, output_stride)}
     for name, feature in out.items():
         s = shapes[name].stride
         assert tuple(feature.shape) == (1, shapes[name].channels, -(-97 // s), -(-131 // s)), name

@@ -9,10 +9,12 @@ cd "$(dirname "$0")/.."
 WORK=${WORK:-output/synthetic}
 python tools/generate_pseudo.py --config-file configs/synthetic/irnet_pseudo.yaml \
   PIPELINE.WORK_DIR "$WORK/pseudo" "$@"
+# Mask R-CNN's ResNet starts from this run's CAM backbone (no ImageNet weights offline)
+CAM_INIT=(MODEL.CAM_BACKBONE_INIT "$WORK/pseudo/cam/model_final.pth")
 python tools/train_net.py --config-file configs/synthetic/mask_rcnn_pseudo.yaml \
-  DATASETS.PSEUDO_JSON "$WORK/pseudo/pseudo_coco.json" OUTPUT_DIR "$WORK/mask_rcnn_pseudo" "$@"
+  DATASETS.PSEUDO_JSON "$WORK/pseudo/pseudo_coco.json" OUTPUT_DIR "$WORK/mask_rcnn_pseudo" "${CAM_INIT[@]}" "$@"
 if [ "${FULL:-0}" = "1" ]; then
   python tools/train_net.py --config-file configs/synthetic/mask_rcnn_full.yaml \
-    OUTPUT_DIR "$WORK/mask_rcnn_full" "$@"
+    OUTPUT_DIR "$WORK/mask_rcnn_full" "${CAM_INIT[@]}" "$@"
 fi
 python tools/report.py "$WORK"

@@ -17,9 +17,9 @@ stem   4       first block group (stride 2, 16 ch) max-pooled 3x3/2, as
                ResNet's stem max-pools conv1
 res2   4       block group 1 (24 ch)
 res3   8       block group 2 (40 ch)
-res4   16      block groups 3-4 (112 ch)
+res4   16      block groups 3-4 (112 ch); 8 with ``OUTPUT_STRIDE: 8``
 res5   32      block groups 5-6 (320 ch); 16 with ``OUTPUT_STRIDE: 16``
-               (dilated, as the paper's ResNet)
+               (dilated, as the paper's ResNet), 8 with ``OUTPUT_STRIDE: 8``
 =====  ======  ===========================================================
 
 A side of ``n`` pixels gives ``ceil(n / stride)`` cells at every level.
@@ -102,7 +102,8 @@ class EfficientNetLite(Backbone):
 
     Args:
         variant: "lite0", "lite1" or "lite2".
-        output_stride: 32, or 16 to dilate block groups 5-6 (res5 at stride 16).
+        output_stride: 32; 16 dilates block groups 5-6 (res5 at stride 16); 8 also
+            dilates groups 3-4 (res4 and res5 at stride 8).
         pretrained: load the ImageNet weights package strictly.
         out_features: subset of ("stem", "res2", "res3", "res4", "res5").
         freeze_at: as Detectron2's ResNet: 0 trains all, 1 freezes the stem,
@@ -120,8 +121,8 @@ class EfficientNetLite(Backbone):
 
         if variant not in VARIANTS:
             raise ValueError(f"MODEL.EFFICIENTNET.VARIANT must be one of {VARIANTS}, got {variant!r}")
-        if output_stride not in (16, 32):
-            raise ValueError(f"MODEL.EFFICIENTNET.OUTPUT_STRIDE must be 16 or 32, got {output_stride}")
+        if output_stride not in (8, 16, 32):
+            raise ValueError(f"MODEL.EFFICIENTNET.OUTPUT_STRIDE must be 8, 16 or 32, got {output_stride}")
         if norm not in ("FrozenBN", "BN"):
             raise ValueError(f"MODEL.EFFICIENTNET.NORM must be 'FrozenBN' or 'BN', got {norm!r}")
         unknown = set(out_features) - set(_NAMES)
@@ -135,7 +136,7 @@ class EfficientNetLite(Backbone):
             self.body = freeze_batch_norm_2d(self.body)
         self._out_features = [n for n in _NAMES if n in out_features]
         self._channels = dict(zip(_NAMES, self.body.feature_info.channels()))
-        self._strides = dict(zip(_NAMES, (4, 4, 8, 16, output_stride)))
+        self._strides = dict(zip(_NAMES, (4, 4, 8, min(16, output_stride), output_stride)))
         self._freeze(freeze_at)
 
     def _load_imagenet(self, variant):

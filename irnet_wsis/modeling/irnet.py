@@ -24,18 +24,25 @@ class IRNet(nn.Module):
     @configurable
     def __init__(self, *, backbone, in_features, disp_channels=256, disp_gn_groups=16, boundary_channels=32,
                  boundary_gn_groups=4, train_radius=10, loss_weights=(1.0, 1.0, 1.0), freeze_backbone=True,
-                 test_flip=True, pixel_mean, pixel_std):
+                 test_flip=True, disp_in_features=(), affinity_weighted_disp=False, pixel_mean, pixel_std):
         super().__init__()
         self.backbone = backbone
         self.in_features = list(in_features)
         shapes = backbone.output_shape()
         channels = [shapes[f].channels for f in self.in_features]
-        self.disp_head = DisplacementBranch(channels, disp_channels, disp_gn_groups)
+        # the displacement branch may read a subset of the levels (finest first); default all
+        disp_in_features = list(disp_in_features) or self.in_features
+        unknown = [f for f in disp_in_features if f not in self.in_features]
+        if unknown:
+            raise ValueError(f"MODEL.IRNET.DISP_IN_FEATURES {unknown} not in MODEL.IRNET.IN_FEATURES {self.in_features}")
+        self.disp_level_ids = [self.in_features.index(f) for f in disp_in_features]
+        self.disp_head = DisplacementBranch([channels[i] for i in self.disp_level_ids], disp_channels, disp_gn_groups)
         self.boundary_head = BoundaryBranch(channels, boundary_channels, boundary_gn_groups)
         self.train_radius = train_radius
         self.loss_weights = tuple(loss_weights)
         self.freeze_backbone = freeze_backbone
         self.test_flip = test_flip
+        self.affinity_weighted_disp = affinity_weighted_disp
         if freeze_backbone:
             for p in self.backbone.parameters():
                 p.requires_grad_(False)
@@ -56,6 +63,8 @@ class IRNet(nn.Module):
             "loss_weights": (c.LOSS_WEIGHT_DISP_FG, c.LOSS_WEIGHT_DISP_BG, c.LOSS_WEIGHT_BOUNDARY),
             "freeze_backbone": c.FREEZE_BACKBONE,
             "test_flip": c.TEST_FLIP,
+            "disp_in_features": c.DISP_IN_FEATURES,
+            "affinity_weighted_disp": c.AFFINITY_WEIGHTED_DISP,
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
         }
@@ -81,7 +90,8 @@ class IRNet(nn.Module):
     def predict(self, images: torch.Tensor):
         """(N, 3, H, W) -> D (N, 2, h, w), B (N, h, w) on the stride-4 grid."""
         levels = self.levels(images)
-        return self.disp_head(levels), self.boundary_head(levels)[:, 0]
+        disp_levels = [levels[i] for i in self.disp_level_ids]
+        return self.disp_head(disp_levels), self.boundary_head(levels)[:, 0]
 
     def forward(self, batched_inputs: List[Dict]):
         images = torch.stack([x["image"] for x in batched_inputs])
@@ -91,7 +101,8 @@ class IRNet(nn.Module):
             if labels.shape[-2:] != boundary.shape[-2:]:
                 raise ValueError(f"relation labels {tuple(labels.shape[-2:])} != stride-4 grid "
                                  f"{tuple(boundary.shape[-2:])}")
-            return irnet_losses(displacement, boundary, labels, PixelPairs.get(self.train_radius), self.loss_weights)
+            return irnet_losses(displacement, boundary, labels, PixelPairs.get(self.train_radius), self.loss_weights,
+                                self.affinity_weighted_disp)
         results = []
         for image in images:
             batch = torch.stack([image, image.flip(-1)]) if self.test_flip else image[None]

@@ -22,53 +22,65 @@ def pair_sets(labels: torch.Tensor, pairs: PixelPairs):
     return same & (lab_i > 0), same & (lab_i == 0), valid & (lab_i != lab_j)
 
 
-def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``values`` where ``mask``; 0 (in the graph) for an empty mask."""
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor = None) -> torch.Tensor:
+    """(Weighted) mean of ``values`` where ``mask``; 0 (in the graph) for an empty mask."""
     m = mask.to(values.dtype)
-    return (values * m).sum() / m.sum().clamp(min=1.0)
+    if weights is not None:
+        m = m * weights
+    return (values * m).sum() / m.sum().clamp(min=1.0 if weights is None else 1e-6)
 
 
-def displacement_losses(displacement: torch.Tensor, pos_fg, pos_bg, pairs: PixelPairs):
+def displacement_losses(displacement: torch.Tensor, pos_fg, pos_bg, pairs: PixelPairs, fg_weights=None):
     """Eq. 5 and Eq. 6.
 
     Args:
         displacement: D (N, 2, h, w) in stride-4 pixels (dy, dx).
+        fg_weights: optional (N, P, h, w) weight of each P+fg pair in Eq. 5 (a weighted mean), e.g. the
+            detached affinity of Eq. 7, so that same-class pairs across a predicted boundary (touching
+            instances) are not told to share a centroid. None: the paper's plain mean.
     Returns:
         (L_fg, L_bg): mean over P+fg of |(D_i - D_j) - (x_j - x_i)|_1 and mean over P+bg of |D_i - D_j|_1.
     """
     d_j = pairs.neighbor_values(displacement)  # (N, 2, P, h, w)
     delta = displacement[:, :, None] - d_j
     offsets = pairs.offsets.to(displacement.device, displacement.dtype).t()[None, :, :, None, None]  # (1,2,P,1,1)
-    l_fg = _masked_mean((delta - offsets).abs().sum(dim=1), pos_fg)
+    l_fg = _masked_mean((delta - offsets).abs().sum(dim=1), pos_fg, fg_weights)
     l_bg = _masked_mean(delta.abs().sum(dim=1), pos_bg)
     return l_fg, l_bg
 
 
-def boundary_losses(boundary: torch.Tensor, pos_fg, pos_bg, neg, pairs: PixelPairs, eps: float = 1e-5):
+def boundary_losses(boundary: torch.Tensor, pos_fg, pos_bg, neg, pairs: PixelPairs, eps: float = 1e-5, aff=None):
     """Eq. 8 with a_ij = 1 - max of B on the path (Eq. 7); the three terms normalised separately.
 
     Args:
         boundary: B (N, h, w) in [0, 1].
+        aff: the (N, P, h, w) affinities of ``boundary`` when already computed.
     Returns:
         (fg term / 2, bg term / 2, negative term).
     """
-    aff = pairs.affinity(boundary)
+    if aff is None:
+        aff = pairs.affinity(boundary)
     l_fg = _masked_mean(-torch.log(aff + eps), pos_fg) / 2
     l_bg = _masked_mean(-torch.log(aff + eps), pos_bg) / 2
     l_neg = _masked_mean(-torch.log(1.0 + eps - aff), neg)
     return l_fg, l_bg, l_neg
 
 
-def irnet_losses(displacement, boundary, labels, pairs: PixelPairs, weights=(1.0, 1.0, 1.0)) -> Dict[str, torch.Tensor]:
+def irnet_losses(displacement, boundary, labels, pairs: PixelPairs, weights=(1.0, 1.0, 1.0),
+                 affinity_weighted_disp=False) -> Dict[str, torch.Tensor]:
     """Eq. 9 as a Detectron2 loss dict (summed by the trainer).
 
     Args:
         displacement: (N, 2, h, w). boundary: (N, h, w). labels: (N, h, w) long relation labels.
         weights: (displacement fg, displacement bg, boundary) weights.
+        affinity_weighted_disp: weight each P+fg pair of Eq. 5 by its affinity from the current B
+            (detached: Eq. 5 does not train B). False: the paper.
     """
     pos_fg, pos_bg, neg = pair_sets(labels, pairs)
-    d_fg, d_bg = displacement_losses(displacement, pos_fg, pos_bg, pairs)
-    b_fg, b_bg, b_neg = boundary_losses(boundary, pos_fg, pos_bg, neg, pairs)
+    aff = pairs.affinity(boundary)
+    fg_weights = aff.detach() if affinity_weighted_disp else None
+    d_fg, d_bg = displacement_losses(displacement, pos_fg, pos_bg, pairs, fg_weights)
+    b_fg, b_bg, b_neg = boundary_losses(boundary, pos_fg, pos_bg, neg, pairs, aff=aff)
     w_fg, w_bg, w_b = weights
     return {
         "loss_disp_fg": w_fg * d_fg,
