@@ -107,28 +107,21 @@ def instance_landing_errors(record, displacement):
     displacement: (2, h, w) numpy, stride-4 pixels; c is the instance's centroid on the stride-4 grid;
     group is "alone" (only instance of its image), "apart" or "touching" (another instance within 2 px).
     """
-    from pycocotools import mask as mask_util
     from scipy import ndimage
 
+    from irnet_wsis.evaluation.apr import decode_rle
+
     h, w = displacement.shape[1:]
-    masks = []
-    for ann in record.get("annotations", []):
-        seg = ann["segmentation"]
-        if isinstance(seg.get("counts"), str):
-            seg = dict(seg, counts=seg["counts"].encode("ascii"))
-        masks.append(mask_util.decode(seg).astype(bool)[::4, ::4][:h, :w])
+    masks = [decode_rle(ann["segmentation"])[::4, ::4][:h, :w] for ann in record.get("annotations", [])]
     ys, xs = np.mgrid[0:h, 0:w]
     out = []
     for i, m in enumerate(masks):
         if m.sum() < 4:
             continue
-        others = np.zeros_like(m)
-        for j, o in enumerate(masks):
-            if j != i:
-                others |= o
         if len(masks) == 1:
             group = "alone"
         else:
+            others = np.logical_or.reduce([o for j, o in enumerate(masks) if j != i])
             group = "touching" if (ndimage.binary_dilation(m, iterations=2) & others).any() else "apart"
         cy, cx = ys[m].mean(), xs[m].mean()
         err_d = np.hypot(ys[m] + displacement[0][m] - cy, xs[m] + displacement[1][m] - cx).mean()

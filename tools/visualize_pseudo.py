@@ -19,8 +19,8 @@ import irnet_wsis  # noqa: E402
 from irnet_wsis.config import setup_cfg  # noqa: E402
 from irnet_wsis.engine.per_image import output_path  # noqa: E402
 from irnet_wsis.engine.stages import _read_rgb, load_pseudo_instances, stage_records, work_paths  # noqa: E402
+from irnet_wsis.evaluation.apr import decode_rle  # noqa: E402
 from irnet_wsis.utils.visualize import draw_irnet_figure  # noqa: E402
-from pycocotools import mask as mask_util  # noqa: E402
 
 
 def _maybe_npz(path):
@@ -39,8 +39,7 @@ def render(cfg, record, out_dir):
     relation = np.asarray(Image.open(rel_path)) if os.path.isfile(rel_path) else None
     instances = None
     if os.path.isfile(output_path(paths["pseudo"], image_id, ".npz")):
-        instances = [dict(i, mask=mask_util.decode(dict(i["segmentation"], counts=i["segmentation"]["counts"].encode()))
-                          .astype(bool)) for i in load_pseudo_instances(cfg, record)]
+        instances = [dict(i, mask=decode_rle(i["segmentation"])) for i in load_pseudo_instances(cfg, record)]
     names = MetadataCatalog.get(cfg.DATASETS.TRAIN[0]).thing_classes
     return draw_irnet_figure(
         os.path.join(out_dir, f"{image_id}.png"), _read_rgb(record),

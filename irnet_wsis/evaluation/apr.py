@@ -16,7 +16,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 from pycocotools import mask as mask_util
 
-__all__ = ["evaluate_apr", "average_precision"]
+__all__ = ["evaluate_apr", "average_precision", "as_rle", "decode_rle"]
 
 
 def average_precision(tp: np.ndarray, num_gt: int) -> float:
@@ -36,10 +36,16 @@ def average_precision(tp: np.ndarray, num_gt: int) -> float:
     return float(np.sum((mrec[idx + 1] - mrec[idx]) * mpre[idx + 1]))
 
 
-def _as_rle(seg):
+def as_rle(seg):
+    """A COCO RLE as pycocotools takes it: json-style string counts become bytes."""
     if isinstance(seg, dict) and isinstance(seg.get("counts"), str):
         seg = dict(seg, counts=seg["counts"].encode("ascii"))
     return seg
+
+
+def decode_rle(seg) -> np.ndarray:
+    """COCO RLE (string or bytes counts) -> bool (H, W) mask."""
+    return mask_util.decode(as_rle(seg)).astype(bool)
 
 
 def evaluate_apr(predictions: Dict[str, List[dict]], ground_truths: Dict[str, List[dict]], num_classes: int,
@@ -67,14 +73,14 @@ def evaluate_apr(predictions: Dict[str, List[dict]], ground_truths: Dict[str, Li
             num_gt[c] += len(g)
             if not p_idx:
                 continue
-            p_rles = [_as_rle(preds[i]["segmentation"]) for i in p_idx]
+            p_rles = [as_rle(preds[i]["segmentation"]) for i in p_idx]
             ious[(image_id, c)] = (
-                mask_util.iou(p_rles, [_as_rle(x["segmentation"]) for x in g], [0] * len(g))
+                mask_util.iou(p_rles, [as_rle(x["segmentation"]) for x in g], [0] * len(g))
                 if g else np.zeros((len(p_idx), 0))
             )
             # intersection over prediction area for crowd regions (iscrowd=1 in pycocotools)
             crowd_overlap[(image_id, c)] = (
-                mask_util.iou(p_rles, [_as_rle(x["segmentation"]) for x in crowd], [1] * len(crowd)).max(axis=1)
+                mask_util.iou(p_rles, [as_rle(x["segmentation"]) for x in crowd], [1] * len(crowd)).max(axis=1)
                 if crowd else np.zeros(len(p_idx))
             )
             gts_by[(image_id, c)] = len(g)

@@ -16,7 +16,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..errors import bad_input
-from .apr import evaluate_apr
+from .apr import decode_rle, evaluate_apr
 from .miou import SemanticConfusion
 
 __all__ = [
@@ -44,14 +44,9 @@ def gt_label_map(record):
     (class c -> c + 1, crowd regions 255, as COCO datasets have no semantic PNG)."""
     if record.get("sem_seg_file_name"):
         return read_label_png(record["sem_seg_file_name"], record["image_id"])
-    from pycocotools import mask as mask_util
-
     out = np.zeros((record["height"], record["width"]), np.uint8)
     for ann in sorted(record.get("annotations", []), key=lambda a: a.get("iscrowd", 0)):
-        seg = ann["segmentation"]
-        if isinstance(seg.get("counts"), str):
-            seg = dict(seg, counts=seg["counts"].encode("ascii"))
-        out[mask_util.decode(seg).astype(bool)] = 255 if ann.get("iscrowd", 0) else ann["category_id"] + 1
+        out[decode_rle(ann["segmentation"])] = 255 if ann.get("iscrowd", 0) else ann["category_id"] + 1
     return out
 
 
