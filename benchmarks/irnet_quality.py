@@ -5,9 +5,16 @@ For each image of a *_instance set (default: synthetic val):
 - B is upsampled to the image; mean B on ground-truth class boundaries (the
   void band of SegmentationClass, dilated 1 px) is compared with mean B inside
   objects (object pixels eroded by 3 px);
-- D (mean-subtracted) gives candidate centroids |D| < SYNTHESIS.CENTROID_THRESHOLD;
-  a connected component of candidates lying mostly on ground-truth foreground is
-  a detected centroid; the image counts as right when their number equals the
+- centroids as synthesis finds them (SYNTHESIS.CENTROID_RULE):
+  "magnitude": D (mean-subtracted) gives candidate centroids |D| <
+  SYNTHESIS.CENTROID_THRESHOLD (only where the image's max CAM >
+  SYNTHESIS.CENTROID_CAM_THRESHOLD when that is > 0); a connected component of
+  candidates lying mostly on ground-truth foreground is a detected centroid.
+  "landing": groups of cells where refined vectors land with CAM mass >=
+  SYNTHESIS.CENTROID_MIN_MASS; a group is detected when most of the mass landing
+  in it comes from ground-truth foreground pixels. CAMs come from the work dir's
+  CAM model (CAM_INFERENCE scales and flip, the image's true classes).
+  The image counts as right when the number of detected centroids equals the
   number of ground-truth instances. The counts are also broken down by the
   number of ground-truth instances (exact / under / over), which tells merged
   neighbours from spurious centroids;
@@ -15,6 +22,10 @@ For each image of a *_instance set (default: synthetic val):
   pixels) from x + D(x) to the instance's own centroid over its pixels, beside
   the same for D = 0 (every pixel stays put), for instances alone in their image,
   apart from others (no other instance within 2 px at stride 4) and touching one.
+
+--oracle-displacement replaces IRNet's D by the ground-truth centroid field
+(each instance pixel points at its instance's centroid, 0 elsewhere): the
+count it reaches is what the centroid rule itself allows.
 
     python benchmarks/irnet_quality.py --config-file configs/synthetic/irnet_pseudo.yaml \
         --dataset synthetic_voc_val_instance --num-images 300 PIPELINE.WORK_DIR output/synthetic/pseudo
@@ -38,15 +49,18 @@ def main(argv=None):
 
     import irnet_wsis
     from irnet_wsis.config import setup_cfg
+    from irnet_wsis.engine.cam_trainer import cam_stage_cfg
     from irnet_wsis.engine.irnet_trainer import irnet_stage_cfg
     from irnet_wsis.engine.stages import _read_rgb, load_mean_displacement, load_stage_model, work_paths
     from irnet_wsis.evaluation.pseudo_quality import gt_label_map
-    from irnet_wsis.pseudo.instances import centroid_components
+    from irnet_wsis.modeling.cam_inference import multiscale_cams_batch
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", required=True)
     parser.add_argument("--dataset", default="synthetic_voc_val_instance")
     parser.add_argument("--num-images", type=int, default=300)
+    parser.add_argument("--oracle-displacement", action="store_true",
+                        help="count centroids of the ground-truth centroid field instead of IRNet's D")
     parser.add_argument("opts", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     cfg = setup_cfg(args.config_file, args.opts)
@@ -54,6 +68,10 @@ def main(argv=None):
     stage_cfg = irnet_stage_cfg(cfg)
     model = load_stage_model(stage_cfg, work_paths(cfg)["irnet_model"])
     mean_d = load_mean_displacement(cfg)
+    rule = cfg.SYNTHESIS.CENTROID_RULE
+    cam_threshold = cfg.SYNTHESIS.CENTROID_CAM_THRESHOLD
+    need_cams = rule == "landing" or cam_threshold > 0
+    cam_model = load_stage_model(cam_stage_cfg(cfg), work_paths(cfg)["cam_model"]) if need_cams else None
     records = DatasetCatalog.get(args.dataset)[: args.num_images]
     on_boundary, inside, counts = [], [], []
     landing = {"alone": [], "apart": [], "touching": []}  # (error of D, error of D = 0) per instance
@@ -61,7 +79,9 @@ def main(argv=None):
     with torch.no_grad():
         for record in tqdm(records, desc="IRNet quality", mininterval=2.0):
             rgb = _read_rgb(record)
-            out = model([{"image": torch.as_tensor(np.ascontiguousarray(rgb.transpose(2, 0, 1)))}])[0]
+            pixels = rgb[:, :, ::-1] if stage_cfg.INPUT.FORMAT == "BGR" else rgb  # the stages' input format
+            image = torch.as_tensor(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
+            out = model([{"image": image}])[0]
             h, w = rgb.shape[:2]
             b = F.interpolate(out["boundary"][None, None], size=(4 * out["boundary"].shape[0],
                               4 * out["boundary"].shape[1]), mode="bilinear", align_corners=False)[0, 0, :h, :w]
@@ -73,10 +93,15 @@ def main(argv=None):
                 on_boundary.append(b[band].mean())
                 inside.append(b[objects].mean())
             d = out["displacement"] - (mean_d.view(2, 1, 1) if mean_d is not None else 0)
-            comps, k = centroid_components(d, cfg.SYNTHESIS.CENTROID_THRESHOLD)
-            fg4 = ((gt > 0) & (gt < 255))[::4, ::4][: comps.shape[0], : comps.shape[1]]
-            detected = sum(1 for j in range(1, k + 1) if fg4[comps == j].mean() > 0.5)
-            counts.append((len(record.get("annotations", [])), detected))
+            if args.oracle_displacement:
+                d = torch.from_numpy(oracle_displacement(record, d.shape[1:]))
+            cam_max = None
+            if cam_model is not None:
+                cam4 = multiscale_cams_batch(cam_model, image[None], [torch.as_tensor(record["classes"])],
+                                             scales=tuple(cfg.CAM_INFERENCE.SCALES), flip=cfg.CAM_INFERENCE.FLIP)[0][0]
+                cam_max = cam4.max(dim=0).values
+            fg4 = torch.from_numpy(((gt > 0) & (gt < 255))[::4, ::4][: d.shape[1], : d.shape[2]].copy())
+            counts.append((len(record.get("annotations", [])), count_centroids(cfg, d, cam_max, fg4)))
             for group, errors in instance_landing_errors(record, d.numpy()):
                 landing[group].append(errors)
     result = {
@@ -99,6 +124,40 @@ def main(argv=None):
     }
     print(json.dumps(result, indent=2))
     return result
+
+
+def count_centroids(cfg, d, cam_max, fg4):
+    """Detected centroids of D (2, h, w) under SYNTHESIS.CENTROID_RULE; fg4: bool (h, w) ground-truth foreground."""
+    from irnet_wsis.pseudo.instances import _landing_cells, centroid_components, landing_components, refine_displacement
+
+    s = cfg.SYNTHESIS
+    if s.CENTROID_RULE == "landing":
+        refined = refine_displacement(d, s.REFINE_ITERATIONS)
+        comps, k = landing_components(refined, cam_max, s.CENTROID_MIN_MASS)
+        ty, tx = _landing_cells(refined)
+        lands_in = torch.from_numpy(comps.astype(np.int64))[ty, tx]  # (h, w) component each pixel lands in
+        mass = torch.zeros(k + 1).index_add_(0, lands_in.flatten(), cam_max.flatten())
+        fg_mass = torch.zeros(k + 1).index_add_(0, lands_in.flatten(), (cam_max * fg4).flatten())
+        return int(((fg_mass[1:] > 0.5 * mass[1:]) & (mass[1:] > 0)).sum())
+    foreground = cam_max > s.CENTROID_CAM_THRESHOLD if s.CENTROID_CAM_THRESHOLD > 0 else None
+    comps, k = centroid_components(d, s.CENTROID_THRESHOLD, foreground)
+    fg = fg4.numpy()
+    return sum(1 for j in range(1, k + 1) if fg[comps == j].mean() > 0.5)
+
+
+def oracle_displacement(record, shape):
+    """(2, h, w) float32 ground-truth centroid field on the stride-4 grid: instance pixels -> their centroid."""
+    from irnet_wsis.evaluation.apr import decode_rle
+
+    h, w = shape
+    d = np.zeros((2, h, w), np.float32)
+    ys, xs = np.mgrid[0:h, 0:w]
+    for ann in record.get("annotations", []):
+        m = decode_rle(ann["segmentation"])[::4, ::4][:h, :w].astype(bool)
+        if m.any():
+            d[0][m] = ys[m].mean() - ys[m]
+            d[1][m] = xs[m].mean() - xs[m]
+    return d
 
 
 def instance_landing_errors(record, displacement):

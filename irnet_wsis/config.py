@@ -83,6 +83,12 @@ def add_irnet_config(cfg):
     _C.RELATIONS.CRF.ITERATIONS = 10
     # IRNet works at stride 4 of the input.
     _C.RELATIONS.OUTPUT_STRIDE = 4
+    # Also save instance regions (<id>.regions.png, relations.split_by_peaks; not the paper): each
+    # class region cut among its CAM peaks (CAM = max over a PEAK_WINDOW x PEAK_WINDOW window at stride
+    # 4, > PEAK_THRESHOLD) by a watershed of the CAM. Used by MODEL.IRNET.DISP_PAIRS_WITHIN "instance".
+    _C.RELATIONS.INSTANCE_REGIONS = False
+    _C.RELATIONS.PEAK_WINDOW = 7
+    _C.RELATIONS.PEAK_THRESHOLD = 0.5
 
     # ------------------------------------------------------------------ #
     # Stage 3: IRNet (Sec. 4.1, 4.3-4.5)
@@ -100,6 +106,15 @@ def add_irnet_config(cfg):
     # touching same-class instances are not told to share one centroid. False: the paper's plain mean.
     # Measured no gain on the synthetic set (Eq. 8 trains B low on those same pairs; benchmarks/RESULTS.md).
     _C.MODEL.IRNET.AFFINITY_WEIGHTED_DISP = False
+    # Which same-class pairs Eq. 5 uses (Eq. 8 keeps every pair): "class" (the paper: all within the
+    # radius), "region" (both in one connected region of the relation labels: two separate blobs of one
+    # class are not told to share a centroid) or "instance" (both in one instance region of
+    # RELATIONS.INSTANCE_REGIONS: class regions cut at CAM valleys between CAM peaks).
+    _C.MODEL.IRNET.DISP_PAIRS_WITHIN = "class"
+    # With DISP_PAIRS_WITHIN region/instance: Eq. 8 also takes same-class pairs of two different regions
+    # as negative pairs, so B marks the boundaries between those regions (touching instances) and the
+    # random walk stops there. False: B learns class boundaries only (the paper).
+    _C.MODEL.IRNET.REGION_BOUNDARIES = False
     _C.MODEL.IRNET.DISP_CHANNELS = 256  # 1x1 convs reduce each level to <= 256
     _C.MODEL.IRNET.DISP_GN_GROUPS = 16
     _C.MODEL.IRNET.BOUNDARY_CHANNELS = 32  # code: 32 per level, 5 levels -> 160
@@ -129,6 +144,16 @@ def add_irnet_config(cfg):
     _C.SYNTHESIS.SUBTRACT_MEAN = True
     # Candidate centroid: |D| below this many pixels at stride 4 (code: 2.5).
     _C.SYNTHESIS.CENTROID_THRESHOLD = 2.5
+    # Candidate centroids only where the image's max CAM exceeds this (> 0; not the paper). D is ~0 on all
+    # background, so with 0 (anywhere: the paper) the centre of an object smaller than about threshold + 1
+    # cells in radius joins the background's component and its pixels share one instance with every
+    # such object of the image.
+    _C.SYNTHESIS.CENTROID_CAM_THRESHOLD = 0.0
+    # How centroids are found: "magnitude" (the paper: components of |D| < CENTROID_THRESHOLD) or "landing"
+    # (not the paper: groups of cells where refined vectors land with CAM mass >= CENTROID_MIN_MASS, each
+    # pixel weighing its max CAM, so background makes no centroid; instances.landing_components).
+    _C.SYNTHESIS.CENTROID_RULE = "magnitude"
+    _C.SYNTHESIS.CENTROID_MIN_MASS = 2.0
     _C.SYNTHESIS.BETA = 10  # Hadamard power of affinities, Eq. 12
     _C.SYNTHESIS.RANDOM_WALK_STEPS = 256  # t in Eq. 13
     # Pixels whose propagated score (divided by its maximum) is under this are

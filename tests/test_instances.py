@@ -1,7 +1,7 @@
 """Displacement field -> instances (Eq. 10, centroids, assignment)."""
 import torch
 
-from irnet_wsis.pseudo.instances import centroid_components, instance_map, refine_displacement
+from irnet_wsis.pseudo.instances import centroid_components, instance_map, landing_components, refine_displacement
 
 
 def _field_to(h, w, centres, regions):
@@ -59,3 +59,41 @@ def test_centroid_components_are_8_connected():
     d[:, 4, 4] = 0
     labels, k = centroid_components(d, 1.0)
     assert k == 2 and labels[1, 1] == labels[2, 2] != labels[4, 4]
+
+
+def _two_small_discs():
+    """Two discs of radius 2 cells (13 pixels each) on a 12 x 20 grid, exact centroid field, 0 elsewhere."""
+    ys, xs = torch.meshgrid(torch.arange(12).float(), torch.arange(20).float(), indexing="ij")
+    left = (ys - 5) ** 2 + (xs - 5) ** 2 <= 4
+    right = (ys - 5) ** 2 + (xs - 14) ** 2 <= 4
+    return _field_to(12, 20, [(5, 5), (5, 14)], [left, right]), left, right
+
+
+def _assert_two_instances(inst, k, left, right):
+    assert k == 2
+    assert len(set(inst[left].tolist())) == 1 and len(set(inst[right].tolist())) == 1
+    assert inst[left][0] != inst[right][0]
+
+
+def test_foreground_keeps_small_objects_out_of_the_background_component():
+    # with the paper's rule (candidates anywhere) the discs' centres join the background's |D| < 2.5
+    # component and both objects share one instance; candidates inside the foreground give each its own
+    d, left, right = _two_small_discs()
+    inst, k = instance_map(d, iterations=10, centroid_threshold=2.5)
+    assert k == 1 and inst[left][0] == inst[right][0]
+    _assert_two_instances(*instance_map(d, iterations=10, centroid_threshold=2.5, foreground=left | right),
+                          left, right)
+
+
+def test_landing_rule_finds_small_objects_and_no_background_centroid():
+    # the discs' pixels land on their centres with CAM mass 13 each; background pixels stay put with
+    # CAM 0, so no centroid appears there
+    d, left, right = _two_small_discs()
+    cam = (left | right).float()
+    labels, k = landing_components(refine_displacement(d, 10), cam, min_mass=2.0)
+    assert k == 2
+    assert labels[5, 5] > 0 and labels[5, 14] > 0 and labels[5, 5] != labels[5, 14]
+    assert labels[0, 0] == 0 and (labels > 0).sum() == 18  # two 3x3 groups (mass spread over a 3x3 window)
+    # too little mass: no centroid at all
+    assert landing_components(refine_displacement(d, 10), cam, min_mass=20.0)[1] == 0
+    _assert_two_instances(*instance_map(d, iterations=10, landing_weights=cam, min_landing_mass=2.0), left, right)

@@ -4,7 +4,10 @@ import math
 import torch
 
 from irnet_wsis.layers.pixel_pairs import PixelPairs
-from irnet_wsis.modeling.irnet_losses import boundary_losses, displacement_losses, irnet_losses, pair_sets
+from irnet_wsis.layers.regions import label_regions
+from irnet_wsis.modeling.irnet_losses import (
+    boundary_losses, displacement_losses, irnet_losses, pair_sets, same_region_pairs,
+)
 
 
 def _square_labels(h=16, w=16):
@@ -99,3 +102,77 @@ def test_eq5_affinity_weights_drop_pairs_across_a_boundary():
     assert math.isclose(float(ones), float(plain), rel_tol=1e-6)
     losses = irnet_losses(two, boundary, labels, pairs, affinity_weighted_disp=True)
     assert float(losses["loss_disp_fg"]) < 1e-6
+
+
+def test_label_regions_splits_separate_blobs_of_one_label():
+    labels = torch.zeros(1, 6, 9, dtype=torch.long)
+    labels[0, 1:3, 1:3] = 2  # blob A
+    labels[0, 3, 3] = 2  # touches A diagonally: same 8-connected region
+    labels[0, 1:4, 6:8] = 2  # blob B, apart
+    labels[0, 5, :] = 255  # ignored row
+    regions = label_regions(labels)[0]
+    a, b, bg = regions[1, 1], regions[1, 6], regions[0, 0]
+    assert len({int(a), int(b), int(bg)}) == 3
+    assert int(regions[3, 3]) == int(a) and bool((regions[1:3, 1:3] == a).all())
+    assert bool((regions[1:4, 6:8] == b).all())
+    assert bool((regions[5] == -1).all())
+    assert int(regions[4, 8]) == int(bg)  # background around both blobs is one region
+    assert len(regions[regions >= 0].unique()) == 3
+
+
+def test_eq5_same_region_drops_pairs_between_separate_blobs():
+    # two separate squares of one class within the radius of each other, each with its own centroid field
+    h, w = 8, 16
+    labels = torch.zeros(1, h, w, dtype=torch.long)
+    labels[0, 2:6, 2:7] = 1
+    labels[0, 2:6, 9:14] = 1
+    pairs = PixelPairs(5)
+    fg, bg, _ = pair_sets(labels, pairs)
+    two = torch.cat([_centroid_field(h, 8, 3.5, 4.0), _centroid_field(h, 8, 3.5, 3.5)], dim=-1)
+    plain, _ = displacement_losses(two, fg, bg, pairs)
+    assert float(plain) > 0.1  # the paper's P+fg pairs the two squares (same class, within the radius)
+    split = fg & same_region_pairs(label_regions(labels), pairs)
+    assert bool(split.any()) and int(split.sum()) < int(fg.sum())
+    within, _ = displacement_losses(two, split, bg, pairs)
+    assert float(within) < 1e-6
+    losses = irnet_losses(two, torch.zeros(1, h, w), labels, pairs, regions=label_regions(labels))
+    assert float(losses["loss_disp_fg"]) < 1e-6
+
+
+def test_eq5_within_instance_regions_splits_touching_squares():
+    # two touching squares of one class: one connected region, two instance regions
+    h, w = 8, 16
+    labels = torch.zeros(1, h, w, dtype=torch.long)
+    labels[0, 2:6, 2:14] = 1
+    regions = torch.full((1, h, w), -1, dtype=torch.long)
+    regions[0, 2:6, 2:8] = 1
+    regions[0, 2:6, 8:14] = 2
+    pairs = PixelPairs(3)
+    two = torch.cat([_centroid_field(h, 8, 3.5, 4.5), _centroid_field(h, 8, 3.5, 3.5)], dim=-1)
+    connected = irnet_losses(two, torch.zeros(1, h, w), labels, pairs, regions=label_regions(labels))
+    assert float(connected["loss_disp_fg"]) > 0.1  # one connected region asks for one centroid
+    split = irnet_losses(two, torch.zeros(1, h, w), labels, pairs, regions=regions)
+    assert float(split["loss_disp_fg"]) < 1e-6
+
+
+def test_region_boundaries_make_pairs_across_instance_regions_negative():
+    h, w = 8, 16
+    labels = torch.zeros(1, h, w, dtype=torch.long)
+    labels[0, 2:6, 2:15] = 1
+    labels[0, 2:6, 8] = 255  # the seam column is ignored, as in mined relation labels
+    regions = torch.full((1, h, w), -1, dtype=torch.long)
+    regions[0, 2:6, 2:8] = 1
+    regions[0, 2:6, 9:15] = 2
+    pairs = PixelPairs(3)
+    d = torch.zeros(1, 2, h, w)
+    seam = torch.zeros(1, h, w)
+    seam[0, :, 8] = 1.0  # a drawn boundary between the two regions
+    flat = torch.zeros(1, h, w)  # no boundary anywhere
+    plain = irnet_losses(d, seam, labels, pairs, regions=regions)
+    split = irnet_losses(d, seam, labels, pairs, regions=regions, region_boundaries=True)
+    # the paper's Eq. 8: pairs across the seam are P+fg, so the drawn seam costs in the fg term
+    assert float(plain["loss_bnd_fg"]) > 0.1
+    assert float(split["loss_bnd_fg"]) < 1e-3  # across-seam pairs left P+fg ...
+    # ... and became negative pairs, which the drawn seam satisfies and a flat B does not
+    flat_split = irnet_losses(d, flat, labels, pairs, regions=regions, region_boundaries=True)
+    assert float(flat_split["loss_bnd_neg"]) > float(split["loss_bnd_neg"]) + 1.0

@@ -50,8 +50,11 @@ def test_generate_pseudo_runs_every_stage(pseudo_run):
     tmp, _, _, summaries = pseudo_run
     work = tmp / "work"
     assert list(summaries) == ["train_cam", "cams", "relations", "train_irnet", "irnet_outputs", "synthesis", "export"]
-    for folder in ("cams", "relations", "irnet_out", "pseudo"):
+    for folder in ("cams", "irnet_out", "pseudo"):
         assert len(os.listdir(work / folder)) == 6, folder
+    # the synthetic config mines instance regions beside the relation labels
+    relations = sorted(os.listdir(work / "relations"))
+    assert len(relations) == 12 and sum(f.endswith(".regions.png") for f in relations) == 6
     data = json.loads((work / "pseudo_coco.json").read_text())
     assert len(data["images"]) == 6 and summaries["export"]["instances"] == len(data["annotations"]) > 0
     assert json.loads((work / "summary.json").read_text())["export"]["images"] == 6

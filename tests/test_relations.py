@@ -1,7 +1,7 @@
 """Relation mining: thresholds, CRF, stride-4 output."""
 import numpy as np
 
-from irnet_wsis.pseudo.relations import crf_refine, hard_labels, mine_relations
+from irnet_wsis.pseudo.relations import crf_refine, hard_labels, mine_relations, split_by_peaks
 
 CRF = dict(gt_prob=0.7, gaussian_sxy=3, gaussian_compat=3, bilateral_sxy=50, bilateral_srgb=5,
            bilateral_compat=10, iterations=10)
@@ -42,3 +42,23 @@ def test_crf_snaps_to_image_edges():
     out = mine_relations(image, cams, [0], crf=CRF, output_stride=1)
     assert (out[12:36, 12:36] == 1).mean() > 0.95
     assert (out[:8] == 0).all()
+
+
+def test_split_by_peaks_cuts_a_class_region_in_the_cam_valley():
+    h, w = 12, 24
+    ys, xs = np.mgrid[0:h, 0:w]
+    # two CAM bumps of class 2 (peaks 1.0 at x = 6, 0.8 at x = 17): the valley lies at x = 11.5
+    cam = np.maximum(np.exp(-((ys - 6) ** 2 + (xs - 6) ** 2) / 18.0),
+                     0.8 * np.exp(-((ys - 6) ** 2 + (xs - 17) ** 2) / 18.0)).astype(np.float32)
+    label = np.zeros((h, w), np.uint8)
+    label[2:10, 2:22] = 3  # one connected region of class 2 over both bumps
+    label[2:4, 23] = 3  # a separate piece without a peak: a region of its own
+    label[0, 0] = 255
+    regions = split_by_peaks(label, cam[None], [2], window=5, threshold=0.5)
+    left, right, piece = regions[5, 2], regions[5, 21], regions[2, 23]
+    assert len({int(left), int(right), int(piece)}) == 3 and min(left, right, piece) > 0
+    assert (regions[2:10, 2:12] == left).all() and (regions[2:10, 12:22] == right).all()
+    assert (regions[label != 3] == 0).all()
+    # a threshold above both peaks: no split, the connected region stays whole
+    whole = split_by_peaks(label, cam[None], [2], window=5, threshold=1.5)
+    assert len(np.unique(whole[2:10, 2:22])) == 1 and whole[2, 2] > 0

@@ -54,16 +54,16 @@ def pad_crop(image, label, crop_size, pad_pixel, rng=np.random):
     """Random crop_size x crop_size window; smaller images are placed at a random offset and padded.
 
     Args:
-        image: (H, W, 3) uint8. label: (H, W) uint8 or None.
+        image: (H, W, 3) uint8. label: (H, W) or (H, W, C) uint8, or None.
         pad_pixel: (3,) value of padded image pixels.
     Returns:
-        image (S, S, 3), label (S, S) or None (padding 255).
+        image (S, S, 3), label (S, S[, C]) or None (padding 255).
     """
     h, w = image.shape[:2]
     s = crop_size
     out = np.empty((s, s, 3), image.dtype)
     out[...] = np.asarray(pad_pixel, dtype=image.dtype)
-    out_label = None if label is None else np.full((s, s), 255, np.uint8)
+    out_label = None if label is None else np.full((s, s) + label.shape[2:], 255, label.dtype)
     # source window (when larger than the crop) and destination offset (when smaller)
     sy = rng.randint(0, h - s + 1) if h > s else 0
     sx = rng.randint(0, w - s + 1) if w > s else 0
@@ -141,7 +141,10 @@ class IRNetDatasetMapper:
 
     The relation label map (stride 4 of the original image) is upsampled
     (nearest) to image size, transformed with the image, and subsampled
-    ``[::4, ::4]`` so it is exactly the stride-4 grid of the crop.
+    ``[::4, ::4]`` so it is exactly the stride-4 grid of the crop. A record with
+    ``relation_region_file_name`` (instance regions, ``split_by_peaks``) also
+    gives "relation_region" (S/4, S/4) long, transformed the same way (0 and
+    255: no region).
     """
 
     @configurable
@@ -165,16 +168,16 @@ class IRNetDatasetMapper:
             "stride": cfg.RELATIONS.OUTPUT_STRIDE,
         }
 
-    def read_relation_label(self, record, image_hw):
-        path = record["relation_file_name"]
+    def read_relation_label(self, record, image_hw, key="relation_file_name", what="relation label"):
+        path = record[key]
         try:
             label = np.asarray(Image.open(path), dtype=np.uint8)
         except FileNotFoundError as e:
-            raise bad_input(path, "relation label file not found; run --stages relations",
+            raise bad_input(path, f"{what} file not found; run --stages relations",
                             record.get("image_id")) from e
         expected = tuple((v + self.stride - 1) // self.stride for v in image_hw)
         if label.shape != expected:
-            raise bad_input(path, f"relation label size {label.shape} != stride-{self.stride} image size {expected}",
+            raise bad_input(path, f"{what} size {label.shape} != stride-{self.stride} image size {expected}",
                             record.get("image_id"))
         full = np.repeat(np.repeat(label, self.stride, 0), self.stride, 1)
         return full[: image_hw[0], : image_hw[1]]
@@ -189,8 +192,16 @@ class IRNetDatasetMapper:
         label = self.read_relation_label(record, image.shape[:2])
         aug = T.AugInput(image, sem_seg=label)
         transforms = self.augmentations(aug)
-        del transforms
-        image, label = pad_crop(aug.image, aug.sem_seg, self.crop_size, self.pad_pixel)
+        maps = aug.sem_seg
+        if "relation_region_file_name" in record:
+            region = self.read_relation_label(record, image.shape[:2], "relation_region_file_name",
+                                              "instance region")
+            maps = np.stack([maps, transforms.apply_segmentation(region)], axis=-1)
+        image, maps = pad_crop(aug.image, maps, self.crop_size, self.pad_pixel)
+        maps = torch.as_tensor(maps[:: self.stride, :: self.stride].astype(np.int64))
         out["image"] = _to_tensor(image)
-        out["relation_label"] = torch.as_tensor(label[:: self.stride, :: self.stride].astype(np.int64))
+        if maps.dim() == 3:
+            out["relation_label"], out["relation_region"] = maps[..., 0], maps[..., 1]
+        else:
+            out["relation_label"] = maps
         return out

@@ -167,7 +167,7 @@ def crf_params(cfg):
 
 
 def stage_relations(cfg):
-    from ..pseudo.relations import mine_relations
+    from ..pseudo.relations import mine_relations, split_by_peaks
 
     paths = work_paths(cfg)
     crf = crf_params(cfg)
@@ -184,6 +184,11 @@ def stage_relations(cfg):
             fg_threshold=cfg.RELATIONS.FG_THRESHOLD, bg_threshold=cfg.RELATIONS.BG_THRESHOLD,
             crf=crf, output_stride=cfg.RELATIONS.OUTPUT_STRIDE,
         )
+        if cfg.RELATIONS.INSTANCE_REGIONS:  # written first: a label file means both exist
+            s = cfg.RELATIONS.OUTPUT_STRIDE
+            regions = split_by_peaks(label, cam_full[:, ::s, ::s], cams["classes"], cfg.RELATIONS.PEAK_WINDOW,
+                                     cfg.RELATIONS.PEAK_THRESHOLD)
+            atomic_save_png(region_path(out), regions)
         atomic_save_png(out, label)
 
     return run_per_image(stage_records(cfg), paths["relations"], ".png", process, "relations", cfg.DATASETS.SKIP_BAD)
@@ -192,18 +197,32 @@ def stage_relations(cfg):
 # --------------------------------------------------------------------------- #
 # Stage 3: IRNet
 # --------------------------------------------------------------------------- #
+def region_path(relation_path):
+    """Instance regions saved beside a relation label file: <id>.png -> <id>.regions.png."""
+    return relation_path[: -len(".png")] + ".regions.png"
+
+
 def irnet_train_records(cfg):
-    """Weak records with ``relation_file_name`` added (images without one are an error)."""
+    """Weak records with ``relation_file_name`` (and ``relation_region_file_name`` when Eq. 5 pairs
+    within instance regions) added; images without them are an error."""
     paths = work_paths(cfg)
+    with_regions = cfg.MODEL.IRNET.DISP_PAIRS_WITHIN == "instance"
     records = []
     for r in stage_records(cfg):
         r = dict(r)
         r["relation_file_name"] = output_path(paths["relations"], r["image_id"], ".png")
+        missing = None
         if not os.path.isfile(r["relation_file_name"]):
+            missing = (r["relation_file_name"], "missing relation labels; run --stages relations")
+        elif with_regions:
+            r["relation_region_file_name"] = region_path(r["relation_file_name"])
+            if not os.path.isfile(r["relation_region_file_name"]):
+                missing = (r["relation_region_file_name"], "missing instance regions (MODEL.IRNET.DISP_PAIRS_WITHIN "
+                           "instance); delete relations/ and rerun --stages relations with RELATIONS.INSTANCE_REGIONS True")
+        if missing:
             if cfg.DATASETS.SKIP_BAD:
                 continue
-            raise bad_input(r["relation_file_name"], "missing relation labels; run --stages relations",
-                            r["image_id"])
+            raise bad_input(missing[0], missing[1], r["image_id"])
         records.append(r)
     return records
 
@@ -276,6 +295,9 @@ def synthesis_kwargs(cfg, method=None):
         "steps": s.RANDOM_WALK_STEPS,
         "refine_iterations": s.REFINE_ITERATIONS,
         "centroid_threshold": s.CENTROID_THRESHOLD,
+        "centroid_cam_threshold": s.CENTROID_CAM_THRESHOLD,
+        "centroid_rule": s.CENTROID_RULE,
+        "centroid_min_mass": s.CENTROID_MIN_MASS,
         "background_threshold": s.BACKGROUND_THRESHOLD,
         "min_area_fraction": s.MIN_AREA_FRACTION,
         "cam_threshold": s.CAM_THRESHOLD,

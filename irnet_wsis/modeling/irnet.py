@@ -1,7 +1,9 @@
 """IRNet: displacement field and class boundary map from a frozen CAM backbone (Sec. 4).
 
 Input dicts: ``"image"`` (3, H, W) uint8 in the input format; in training also
-``"relation_label"`` (ceil(H/4), ceil(W/4)) long (0 bg, c + 1, 255 ignored).
+``"relation_label"`` (ceil(H/4), ceil(W/4)) long (0 bg, c + 1, 255 ignored), and
+``"relation_region"`` (same shape; 0 and 255 none) when MODEL.IRNET.DISP_PAIRS_WITHIN
+is "instance".
 Training returns the loss dict of Eq. 9. Inference returns per image
 ``{"displacement": D (2, h, w) stride-4 pixels (dy, dx), "boundary": B (h, w) in [0, 1]}``.
 """
@@ -13,6 +15,7 @@ from detectron2.modeling import META_ARCH_REGISTRY, build_backbone
 from torch import nn
 
 from ..layers.pixel_pairs import PixelPairs
+from ..layers.regions import label_regions
 from .irnet_heads import BoundaryBranch, DisplacementBranch
 from .irnet_losses import irnet_losses
 
@@ -24,7 +27,8 @@ class IRNet(nn.Module):
     @configurable
     def __init__(self, *, backbone, in_features, disp_channels=256, disp_gn_groups=16, boundary_channels=32,
                  boundary_gn_groups=4, train_radius=10, loss_weights=(1.0, 1.0, 1.0), freeze_backbone=True,
-                 test_flip=True, disp_in_features=(), affinity_weighted_disp=False, pixel_mean, pixel_std):
+                 test_flip=True, disp_in_features=(), affinity_weighted_disp=False, disp_pairs_within="class",
+                 region_boundaries=False, pixel_mean, pixel_std):
         super().__init__()
         self.backbone = backbone
         self.in_features = list(in_features)
@@ -43,6 +47,12 @@ class IRNet(nn.Module):
         self.freeze_backbone = freeze_backbone
         self.test_flip = test_flip
         self.affinity_weighted_disp = affinity_weighted_disp
+        if disp_pairs_within not in ("class", "region", "instance"):
+            raise ValueError(f"MODEL.IRNET.DISP_PAIRS_WITHIN {disp_pairs_within!r}: class, region or instance")
+        self.disp_pairs_within = disp_pairs_within
+        if region_boundaries and disp_pairs_within == "class":
+            raise ValueError("MODEL.IRNET.REGION_BOUNDARIES needs MODEL.IRNET.DISP_PAIRS_WITHIN region or instance")
+        self.region_boundaries = region_boundaries
         if freeze_backbone:
             for p in self.backbone.parameters():
                 p.requires_grad_(False)
@@ -65,6 +75,8 @@ class IRNet(nn.Module):
             "test_flip": c.TEST_FLIP,
             "disp_in_features": c.DISP_IN_FEATURES,
             "affinity_weighted_disp": c.AFFINITY_WEIGHTED_DISP,
+            "disp_pairs_within": c.DISP_PAIRS_WITHIN,
+            "region_boundaries": c.REGION_BOUNDARIES,
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
         }
@@ -93,6 +105,18 @@ class IRNet(nn.Module):
         disp_levels = [levels[i] for i in self.disp_level_ids]
         return self.disp_head(disp_levels), self.boundary_head(levels)[:, 0]
 
+    def pair_regions(self, batched_inputs: List[Dict], labels: torch.Tensor):
+        """Regions that bound Eq. 5's pairs: (N, h, w) long ids, -1 for none; None for the paper's class pairs."""
+        if self.disp_pairs_within == "region":
+            return label_regions(labels)
+        if self.disp_pairs_within == "class":
+            return None
+        if "relation_region" not in batched_inputs[0]:
+            raise ValueError("MODEL.IRNET.DISP_PAIRS_WITHIN instance needs inputs with 'relation_region' "
+                             "(RELATIONS.INSTANCE_REGIONS True)")
+        regions = torch.stack([x["relation_region"] for x in batched_inputs]).to(self.device)
+        return torch.where((regions > 0) & (regions < 255), regions, torch.full_like(regions, -1))
+
     def forward(self, batched_inputs: List[Dict]):
         images = torch.stack([x["image"] for x in batched_inputs])
         if self.training:
@@ -102,7 +126,8 @@ class IRNet(nn.Module):
                 raise ValueError(f"relation labels {tuple(labels.shape[-2:])} != stride-4 grid "
                                  f"{tuple(boundary.shape[-2:])}")
             return irnet_losses(displacement, boundary, labels, PixelPairs.get(self.train_radius), self.loss_weights,
-                                self.affinity_weighted_disp)
+                                self.affinity_weighted_disp, self.pair_regions(batched_inputs, labels),
+                                self.region_boundaries)
         results = []
         for image in images:
             batch = torch.stack([image, image.flip(-1)]) if self.test_flip else image[None]

@@ -3,6 +3,9 @@
 Pairs (i, j = i + d) within the training radius, labelled from the relation
 map (0 background, c + 1 class, 255 ignored):
 P+fg: same foreground class; P+bg: both background; P-: different labels.
+Optionally (not the paper) Eq. 5 keeps only the P+fg pairs inside one region of
+a region map (connected regions of the labels, or instance regions): two
+regions of one class are two instances.
 """
 from typing import Dict
 
@@ -10,7 +13,7 @@ import torch
 
 from ..layers.pixel_pairs import PixelPairs
 
-__all__ = ["pair_sets", "displacement_losses", "boundary_losses", "irnet_losses"]
+__all__ = ["pair_sets", "same_region_pairs", "displacement_losses", "boundary_losses", "irnet_losses"]
 
 
 def pair_sets(labels: torch.Tensor, pairs: PixelPairs):
@@ -20,6 +23,12 @@ def pair_sets(labels: torch.Tensor, pairs: PixelPairs):
     valid = (lab_i != 255) & (lab_j != 255)
     same = valid & (lab_i == lab_j)
     return same & (lab_i > 0), same & (lab_i == 0), valid & (lab_i != lab_j)
+
+
+def same_region_pairs(regions: torch.Tensor, pairs: PixelPairs) -> torch.Tensor:
+    """regions (N, h, w) long ids (-1: none, e.g. ``label_regions``) -> bool (N, P, h, w): both ends in one region."""
+    reg_j = pairs.neighbor_values(regions.float(), fill=-1.0).long()
+    return (regions[:, None] == reg_j) & (regions[:, None] >= 0)
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor = None) -> torch.Tensor:
@@ -67,7 +76,7 @@ def boundary_losses(boundary: torch.Tensor, pos_fg, pos_bg, neg, pairs: PixelPai
 
 
 def irnet_losses(displacement, boundary, labels, pairs: PixelPairs, weights=(1.0, 1.0, 1.0),
-                 affinity_weighted_disp=False) -> Dict[str, torch.Tensor]:
+                 affinity_weighted_disp=False, regions=None, region_boundaries=False) -> Dict[str, torch.Tensor]:
     """Eq. 9 as a Detectron2 loss dict (summed by the trainer).
 
     Args:
@@ -75,12 +84,20 @@ def irnet_losses(displacement, boundary, labels, pairs: PixelPairs, weights=(1.0
         weights: (displacement fg, displacement bg, boundary) weights.
         affinity_weighted_disp: weight each P+fg pair of Eq. 5 by its affinity from the current B
             (detached: Eq. 5 does not train B). False: the paper.
+        regions: (N, h, w) long region ids (-1: none) or None. Given: Eq. 5 only on P+fg pairs within one
+            region (Eq. 8 keeps all of them). None: the paper.
+        region_boundaries: with ``regions``, Eq. 8 also counts same-class pairs of two different regions
+            as negative pairs (and not as P+fg), so that B learns the boundaries between regions.
     """
     pos_fg, pos_bg, neg = pair_sets(labels, pairs)
     aff = pairs.affinity(boundary)
     fg_weights = aff.detach() if affinity_weighted_disp else None
-    d_fg, d_bg = displacement_losses(displacement, pos_fg, pos_bg, pairs, fg_weights)
-    b_fg, b_bg, b_neg = boundary_losses(boundary, pos_fg, pos_bg, neg, pairs, aff=aff)
+    disp_fg = pos_fg & same_region_pairs(regions, pairs) if regions is not None else pos_fg
+    d_fg, d_bg = displacement_losses(displacement, disp_fg, pos_bg, pairs, fg_weights)
+    bnd_fg, bnd_neg = pos_fg, neg
+    if region_boundaries and regions is not None:
+        bnd_fg, bnd_neg = disp_fg, neg | (pos_fg & ~disp_fg)
+    b_fg, b_bg, b_neg = boundary_losses(boundary, bnd_fg, pos_bg, bnd_neg, pairs, aff=aff)
     w_fg, w_bg, w_b = weights
     return {
         "loss_disp_fg": w_fg * d_fg,

@@ -1,0 +1,41 @@
+"""IRNet's training mapper: relation labels and instance regions stay aligned with the image."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from irnet_wsis.data.weak_mappers import IRNetDatasetMapper
+from irnet_wsis.errors import BadInputError
+
+
+def _files(tmp_path, h=40, w=56):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    Image.fromarray(image).save(tmp_path / "im.png")
+    label = rng.choice(np.array([0, 3, 255], np.uint8), size=(h // 4, w // 4))  # asymmetric pattern
+    regions = np.where(label == 3, 7, 0).astype(np.uint8)  # a region exactly where the class is
+    Image.fromarray(label).save(tmp_path / "rel.png")
+    Image.fromarray(regions).save(tmp_path / "rel.regions.png")
+    return {"file_name": str(tmp_path / "im.png"), "image_id": "im", "height": h, "width": w,
+            "relation_file_name": str(tmp_path / "rel.png"), "relation_region_file_name": str(tmp_path / "rel.regions.png")}
+
+
+def test_regions_follow_the_labels_through_resize_flip_and_crop(tmp_path):
+    record = _files(tmp_path)
+    mapper = IRNetDatasetMapper(True, image_format="RGB", resize_long=(40, 72), crop_size=48, flip=True,
+                                pad_pixel=(0, 0, 0))
+    np.random.seed(0)
+    for _ in range(8):
+        out = mapper(record)
+        label, region = out["relation_label"], out["relation_region"]
+        assert label.shape == region.shape == (12, 12) and out["image"].shape == (3, 48, 48)
+        assert bool(((region == 7) == (label == 3)).all())  # same transform on both maps
+        assert bool((region[label == 255] != 7).all())
+
+
+def test_missing_region_file_is_a_one_line_error(tmp_path):
+    record = _files(tmp_path)
+    record["relation_region_file_name"] = str(tmp_path / "missing.regions.png")
+    mapper = IRNetDatasetMapper(True, image_format="RGB", resize_long=(56, 56), crop_size=56, flip=False,
+                                pad_pixel=(0, 0, 0))
+    with pytest.raises(BadInputError, match="instance region file not found"):
+        mapper(record)
