@@ -93,8 +93,9 @@ def main(argv=None):
                 on_boundary.append(b[band].mean())
                 inside.append(b[objects].mean())
             d = out["displacement"] - (mean_d.view(2, 1, 1) if mean_d is not None else 0)
+            masks4 = instance_masks4(record, d.shape[1:])
             if args.oracle_displacement:
-                d = torch.from_numpy(oracle_displacement(record, d.shape[1:]))
+                d = torch.from_numpy(oracle_displacement(masks4, d.shape[1:]))
             cam_max = None
             if cam_model is not None:
                 cam4 = multiscale_cams_batch(cam_model, image[None], [torch.as_tensor(record["classes"])],
@@ -102,7 +103,7 @@ def main(argv=None):
                 cam_max = cam4.max(dim=0).values
             fg4 = torch.from_numpy(((gt > 0) & (gt < 255))[::4, ::4][: d.shape[1], : d.shape[2]].copy())
             counts.append((len(record.get("annotations", [])), count_centroids(cfg, d, cam_max, fg4)))
-            for group, errors in instance_landing_errors(record, d.numpy()):
+            for group, errors in instance_landing_errors(masks4, d.numpy()):
                 landing[group].append(errors)
     result = {
         "images": len(records),
@@ -128,13 +129,12 @@ def main(argv=None):
 
 def count_centroids(cfg, d, cam_max, fg4):
     """Detected centroids of D (2, h, w) under SYNTHESIS.CENTROID_RULE; fg4: bool (h, w) ground-truth foreground."""
-    from irnet_wsis.pseudo.instances import _landing_cells, centroid_components, landing_components, refine_displacement
+    from irnet_wsis.pseudo.instances import centroid_components, landing_cells, landing_components, refine_displacement
 
     s = cfg.SYNTHESIS
     if s.CENTROID_RULE == "landing":
-        refined = refine_displacement(d, s.REFINE_ITERATIONS)
-        comps, k = landing_components(refined, cam_max, s.CENTROID_MIN_MASS)
-        ty, tx = _landing_cells(refined)
+        ty, tx = landing_cells(refine_displacement(d, s.REFINE_ITERATIONS))
+        comps, k = landing_components((ty, tx), cam_max, s.CENTROID_MIN_MASS)
         lands_in = torch.from_numpy(comps.astype(np.int64))[ty, tx]  # (h, w) component each pixel lands in
         mass = torch.zeros(k + 1).index_add_(0, lands_in.flatten(), cam_max.flatten())
         fg_mass = torch.zeros(k + 1).index_add_(0, lands_in.flatten(), (cam_max * fg4).flatten())
@@ -145,33 +145,35 @@ def count_centroids(cfg, d, cam_max, fg4):
     return sum(1 for j in range(1, k + 1) if fg[comps == j].mean() > 0.5)
 
 
-def oracle_displacement(record, shape):
-    """(2, h, w) float32 ground-truth centroid field on the stride-4 grid: instance pixels -> their centroid."""
+def instance_masks4(record, shape):
+    """The record's ground-truth instance masks on the stride-4 grid: list of bool (h, w)."""
     from irnet_wsis.evaluation.apr import decode_rle
 
     h, w = shape
+    return [decode_rle(ann["segmentation"])[::4, ::4][:h, :w] for ann in record.get("annotations", [])]
+
+
+def oracle_displacement(masks, shape):
+    """(2, h, w) float32 ground-truth centroid field on the stride-4 grid: instance pixels -> their centroid."""
+    h, w = shape
     d = np.zeros((2, h, w), np.float32)
     ys, xs = np.mgrid[0:h, 0:w]
-    for ann in record.get("annotations", []):
-        m = decode_rle(ann["segmentation"])[::4, ::4][:h, :w].astype(bool)
+    for m in masks:
         if m.any():
             d[0][m] = ys[m].mean() - ys[m]
             d[1][m] = xs[m].mean() - xs[m]
     return d
 
 
-def instance_landing_errors(record, displacement):
-    """[(group, (mean |x + D(x) - c|, mean |x - c|))] per ground-truth instance of ``record``.
+def instance_landing_errors(masks, displacement):
+    """[(group, (mean |x + D(x) - c|, mean |x - c|))] per ground-truth instance mask (``instance_masks4``).
 
     displacement: (2, h, w) numpy, stride-4 pixels; c is the instance's centroid on the stride-4 grid;
     group is "alone" (only instance of its image), "apart" or "touching" (another instance within 2 px).
     """
     from scipy import ndimage
 
-    from irnet_wsis.evaluation.apr import decode_rle
-
     h, w = displacement.shape[1:]
-    masks = [decode_rle(ann["segmentation"])[::4, ::4][:h, :w] for ann in record.get("annotations", [])]
     ys, xs = np.mgrid[0:h, 0:w]
     out = []
     for i, m in enumerate(masks):

@@ -1,7 +1,9 @@
 """Displacement field -> instances (Eq. 10, centroids, assignment)."""
 import torch
 
-from irnet_wsis.pseudo.instances import centroid_components, instance_map, landing_components, refine_displacement
+from irnet_wsis.pseudo.instances import (
+    centroid_components, instance_map, landing_cells, landing_components, refine_displacement,
+)
 
 
 def _field_to(h, w, centres, regions):
@@ -90,10 +92,10 @@ def test_landing_rule_finds_small_objects_and_no_background_centroid():
     # CAM 0, so no centroid appears there
     d, left, right = _two_small_discs()
     cam = (left | right).float()
-    labels, k = landing_components(refine_displacement(d, 10), cam, min_mass=2.0)
+    labels, k = landing_components(landing_cells(refine_displacement(d, 10)), cam, min_mass=2.0)
     assert k == 2
     assert labels[5, 5] > 0 and labels[5, 14] > 0 and labels[5, 5] != labels[5, 14]
     assert labels[0, 0] == 0 and (labels > 0).sum() == 18  # two 3x3 groups (mass spread over a 3x3 window)
     # too little mass: no centroid at all
-    assert landing_components(refine_displacement(d, 10), cam, min_mass=20.0)[1] == 0
+    assert landing_components(landing_cells(refine_displacement(d, 10)), cam, min_mass=20.0)[1] == 0
     _assert_two_instances(*instance_map(d, iterations=10, landing_weights=cam, min_landing_mass=2.0), left, right)

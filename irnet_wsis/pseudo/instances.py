@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-__all__ = ["refine_displacement", "centroid_components", "landing_components", "instance_map"]
+__all__ = ["refine_displacement", "centroid_components", "landing_cells", "landing_components", "instance_map"]
 
 
 def refine_displacement(displacement: torch.Tensor, iterations: int = 100) -> torch.Tensor:
@@ -51,7 +51,7 @@ def centroid_components(displacement: torch.Tensor, threshold: float = 2.5, fore
     return labels, int(k)
 
 
-def _landing_cells(refined: torch.Tensor):
+def landing_cells(refined: torch.Tensor):
     """Refined D (2, h, w) -> (ty, tx) long (h, w): the grid cell each pixel's refined vector lands in."""
     _, h, w = refined.shape
     ys, xs = torch.meshgrid(torch.arange(h, device=refined.device), torch.arange(w, device=refined.device),
@@ -61,18 +61,18 @@ def _landing_cells(refined: torch.Tensor):
     return ty, tx
 
 
-def landing_components(refined: torch.Tensor, weights: torch.Tensor, min_mass: float = 2.0):
+def landing_components(cells, weights: torch.Tensor, min_mass: float = 2.0):
     """Centroids where refined vectors gather: cells whose 3x3 neighbourhood max of landing mass >= min_mass.
 
     Args:
-        refined: refined D (2, h, w), grid pixels. weights: (h, w) mass of each pixel (e.g. its max CAM).
+        cells: (ty, tx) long (h, w) from ``landing_cells``. weights: (h, w) mass of each pixel (e.g. its max CAM).
     Returns:
         labels: int (h, w) numpy, 0 outside centroids, 1..K (8-connected groups). K: int.
     """
-    _, h, w = refined.shape
-    ty, tx = _landing_cells(refined)
-    mass = torch.zeros(h * w, dtype=torch.float32, device=refined.device)
-    mass.index_add_(0, (ty * w + tx).flatten(), weights.float().flatten().to(refined.device))
+    ty, tx = cells
+    h, w = ty.shape
+    mass = torch.zeros(h * w, dtype=torch.float32, device=ty.device)
+    mass.index_add_(0, (ty * w + tx).flatten(), weights.float().flatten().to(ty.device))
     spread = torch.nn.functional.max_pool2d(mass.view(1, 1, h, w), 3, stride=1, padding=1)[0, 0]
     labels, k = ndimage.label((spread >= min_mass).cpu().numpy(), structure=np.ones((3, 3), bool))
     return labels, int(k)
@@ -95,9 +95,9 @@ def instance_map(displacement: torch.Tensor, iterations: int = 100, centroid_thr
     if mean_displacement is not None:
         d = d - torch.as_tensor(mean_displacement, dtype=d.dtype, device=d.device).view(2, 1, 1)
     _, h, w = d.shape
-    refined = refine_displacement(d, iterations)
+    ty, tx = landing_cells(refine_displacement(d, iterations))
     if landing_weights is not None:
-        components, k = landing_components(refined, torch.as_tensor(landing_weights), min_landing_mass)
+        components, k = landing_components((ty, tx), torch.as_tensor(landing_weights), min_landing_mass)
     else:
         components, k = centroid_components(d, centroid_threshold, foreground)
     if k == 0:
@@ -105,5 +105,4 @@ def instance_map(displacement: torch.Tensor, iterations: int = 100, centroid_thr
     # components outside: nearest component pixel (distance transform with indices)
     _, (near_y, near_x) = ndimage.distance_transform_edt(components == 0, return_indices=True)
     nearest = torch.from_numpy(components[near_y, near_x].astype(np.int64)).to(d.device)  # closest centroid's id
-    ty, tx = _landing_cells(refined)
     return nearest[ty, tx] - 1, k
