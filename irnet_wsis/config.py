@@ -38,6 +38,9 @@ def add_irnet_config(cfg):
     _C.MODEL.EFFICIENTNET.OUT_FEATURES = ["stem", "res2", "res3", "res4", "res5"]  # strides 4, 4, 8, 16, 16|32
     _C.MODEL.EFFICIENTNET.FREEZE_AT = 0  # as MODEL.BACKBONE.FREEZE_AT: 0 trains all, 2 freezes stem + res2, ...
     _C.MODEL.EFFICIENTNET.NORM = "FrozenBN"  # ImageNet BN fixed (paper's code), or "BN"
+    # res5 through the ImageNet classifier's conv_head + BN + ReLU6 (1280 ch for Lite0): the features its
+    # 1000-class layer reads, needed by MODEL.CAM.HEAD_INIT_CLASS_MAP
+    _C.MODEL.EFFICIENTNET.CONV_HEAD = False
 
     # ------------------------------------------------------------------ #
     # Stage 1: CAM network (Sec. 3)
@@ -45,6 +48,14 @@ def add_irnet_config(cfg):
     _C.MODEL.CAM = CN()
     _C.MODEL.CAM.NUM_CLASSES = 20
     _C.MODEL.CAM.IN_FEATURE = "res5"
+    # Spatial pooling of the class score maps into image logits: "gap" (paper), "lse" (log-mean-exp,
+    # sharpness POOLING_PARAM = r) or "topk" (mean of the top POOLING_PARAM fraction of locations).
+    _C.MODEL.CAM.POOLING = "gap"
+    _C.MODEL.CAM.POOLING_PARAM = 0.0
+    # YAML {class name: [ImageNet-1k indices]} (configs/class_maps/imagenet_to_voc.yaml): each classifier row
+    # starts as the mean of those rows of the ImageNet classifier (EfficientNet-Lite with CONV_HEAD True);
+    # classes with no index keep the random start. "": random start (paper).
+    _C.MODEL.CAM.HEAD_INIT_CLASS_MAP = ""
     # Learning-rate multiplier of the new layers (the 1x1 classifier); code: 10.
     _C.MODEL.CAM.HEAD_LR_MULTIPLIER = 10.0
     # Frozen BN in the backbone (code); Detectron2 key MODEL.RESNETS.NORM = "FrozenBN".
@@ -185,7 +196,7 @@ def add_irnet_config(cfg):
     # Stage solvers (CAM and IRNet) are separate from the Mask R-CNN SOLVER.
     _C.PIPELINE.CAM_SOLVER = CN()
     _C.PIPELINE.CAM_SOLVER.BASE_LR = 0.1
-    _C.PIPELINE.CAM_SOLVER.MAX_ITER = 3300  # 5 epochs of 10,582 images at batch 16
+    _C.PIPELINE.CAM_SOLVER.MAX_ITER = 3300  # 5 epochs of 10,582 images at batch 16 (0: no training, the network as started)
     _C.PIPELINE.CAM_SOLVER.IMS_PER_BATCH = 16
     _C.PIPELINE.CAM_SOLVER.WEIGHT_DECAY = 1e-4
     _C.PIPELINE.CAM_SOLVER.MOMENTUM = 0.9

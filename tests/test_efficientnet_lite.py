@@ -147,3 +147,38 @@ def test_mask_rcnn_two_iterations_on_lite0_fpn(tmp_path):
     assert trainer.model.backbone.output_shape()["p2"].stride == 4
     trainer.train()
     assert trainer.iter == 2 and torch.isfinite(torch.tensor(trainer.storage.history("total_loss").latest()))
+
+
+def test_imagenet_head_start_reproduces_imagenet_logits(tmp_path):
+    """CAMNet on Lite0 + conv_head, rows started from ImageNet classes 348 (ram) and the mean of 281/285,
+    gives at output stride 32 the ImageNet logits of those classes less the bias (GAP, bias-free head)."""
+    from detectron2.data import MetadataCatalog
+
+    from irnet_wsis.modeling.cam_net import CAMNet, imagenet_classifier_init
+
+    name = "test_imagenet_head_classes"
+    if name not in MetadataCatalog.list():
+        MetadataCatalog.get(name).set(thing_classes=["sheep", "cat", "person"])
+    class_map = tmp_path / "map.yaml"
+    class_map.write_text("sheep: [348]\ncat: [281, 285]\nperson: []\n")
+    cfg = _cfg("lite0_coco_mini_pseudo", "MODEL.EFFICIENTNET.PRETRAINED", "True", "MODEL.EFFICIENTNET.OUTPUT_STRIDE",
+               "32", "MODEL.EFFICIENTNET.CONV_HEAD", "True", "MODEL.CAM.NUM_CLASSES", "3",
+               "MODEL.CAM.HEAD_INIT_CLASS_MAP", str(class_map), "DATASETS.TRAIN", f"('{name}',)")
+    cam = CAMNet(cfg).eval()
+    assert cam.backbone.output_shape()["res5"].channels == 1280
+    reference = build_timm_lite_classifier("lite0").eval()
+    reference.load_state_dict(load_lite_imagenet_state("lite0"), strict=True)
+    image = torch.randint(0, 256, (3, 224, 224), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    with torch.no_grad():
+        expected = reference(cam.normalize(image[None])) - reference.classifier.bias
+        scores = cam([{"image": image}])[0]["scores"]
+    logits = torch.logit(scores.double(), eps=0).float()
+    assert torch.allclose(logits[0], expected[0, 348], atol=1e-3)
+    assert torch.allclose(logits[1], expected[0, [281, 285]].mean(), atol=1e-3)
+    start = imagenet_classifier_init(cfg)  # person: no ImageNet class, NaN row -> the random start is kept
+    assert torch.isnan(start[2]).all() and not torch.isnan(start[:2]).any()
+    assert torch.isfinite(cam.classifier.weight).all() and cam.classifier.weight[2].abs().sum() > 0
+
+    class_map.write_text("zebra: [340]\n")
+    with pytest.raises(Exception, match="zebra"):
+        CAMNet(cfg)

@@ -21,3 +21,24 @@ def test_perfect_and_absent_classes():
     assert conf.miou() == 1.0  # classes 1, 2, 4 absent everywhere are not averaged
     with pytest.raises(ValueError):
         conf.update(np.zeros((3, 3)), np.zeros((2, 2)))
+
+
+def test_cam_threshold_sweep_per_class():
+    """One 1x4 image, ground truth [bg, bg, c0, c0]; CAM of class 0 = [0.1, 0.4, 0.6, 0.9]."""
+    import numpy as np
+
+    from pycocotools import mask as mask_utils
+
+    from irnet_wsis.evaluation.pseudo_quality import sweep_cam_thresholds
+
+    rle = mask_utils.encode(np.asfortranarray(np.array([[0, 0, 1, 1]], np.uint8)))
+    record = {"image_id": 1, "height": 1, "width": 4,
+              "annotations": [{"segmentation": rle, "category_id": 0, "iscrowd": 0}]}
+    cams = np.array([[[0.1, 0.4, 0.6, 0.9]]], np.float32)
+    mious, ious = sweep_cam_thresholds(lambda r: (cams, np.array([0])), [record], [0.3, 0.5], num_classes=2,
+                                       per_class=True)
+    # 0.3: prediction [bg, c0, c0, c0] -> background 1/2, class 0 2/3; class 1 absent (nan, left out)
+    assert np.allclose(ious[0.3][:2], [50.0, 200.0 / 3]) and np.isnan(ious[0.3][2])
+    assert np.isclose(mious[0.3], (50.0 + 200.0 / 3) / 2)
+    assert np.allclose(ious[0.5][:2], [100.0, 100.0]) and mious[0.5] == 100.0
+    assert sweep_cam_thresholds(lambda r: (cams, np.array([0])), [record], [0.5], num_classes=2) == {0.5: 100.0}

@@ -140,3 +140,20 @@ def test_two_process_cpu_run_writes_the_same_cams(pseudo_run):
         with np.load(tmp / "work" / "cams" / name) as a, np.load(work2 / "cams" / name) as b:
             for key in ("cam_stride4", "cam_full", "classes", "image_size"):
                 assert np.allclose(a[key].astype(np.float32), b[key].astype(np.float32), atol=2e-3), (name, key)
+
+
+def test_cam_stage_with_zero_iterations_saves_the_network_as_started(pseudo_run, tmp_path):
+    import torch
+
+    tmp, tool, _, _ = pseudo_run
+    opts = _pseudo_opts(tmp) + ["PIPELINE.WORK_DIR", str(tmp_path / "work"), "PIPELINE.CAM_SOLVER.MAX_ITER", "0"]
+    args = tool.build_parser().parse_args(
+        ["--config-file", os.path.join(ROOT, "configs/synthetic/irnet_pseudo.yaml"), "--stages", "train_cam"] + opts)
+    assert tool.main(args)["train_cam"]["iterations"] == 0
+
+    def bn_means(path):  # trainable BN: any training step moves the running means away from 0
+        state = torch.load(path, map_location="cpu", weights_only=False)["model"]
+        return torch.cat([v.flatten() for k, v in state.items() if k.endswith("running_mean")])
+
+    assert torch.all(bn_means(tmp_path / "work" / "cam" / "model_final.pth") == 0)
+    assert torch.any(bn_means(tmp / "work" / "cam" / "model_final.pth") != 0)  # the 2-iteration run's

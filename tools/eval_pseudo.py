@@ -95,12 +95,15 @@ def write_table(out_dir, name, headers, rows, payload):
 
 def cam_sweep(cfg, records, out_dir, num_classes):
     thresholds = [float(t) for t in cfg.CAM_INFERENCE.EVAL_THRESHOLDS]
-    results = sweep_cam_thresholds(lambda r: load_cams(cfg, r), records, thresholds, num_classes)
+    results, ious = sweep_cam_thresholds(lambda r: load_cams(cfg, r), records, thresholds, num_classes,
+                                         per_class=True)
     best = max(results, key=results.get)
     rows = [[f"{t:.2f}", results[t]] for t in thresholds]
+    names = ["background"] + list(MetadataCatalog.get(cfg.PIPELINE.GT_DATASET).thing_classes)
     write_table(out_dir, "cam_threshold_sweep", ["background threshold", "CAM mIoU"], rows,
                 {"miou": {str(t): v for t, v in results.items()}, "best_threshold": best,
-                 "best_miou": results[best], "images": len(records)})
+                 "best_miou": results[best], "images": len(records),
+                 "iou_at_best": {n: (None if np.isnan(v) else round(float(v), 2)) for n, v in zip(names, ious[best])}})
     plot_threshold_sweep(results, os.path.join(out_dir, "cam_threshold_sweep.png"))
     return results, best
 

@@ -97,7 +97,10 @@ def stage_train_cam(cfg, resume=True):
     stage_cfg = cam_stage_cfg(cfg)
     trainer = CAMTrainer(stage_cfg)
     trainer.resume_or_load(resume=resume)
-    trainer.train()
+    if stage_cfg.SOLVER.MAX_ITER > 0:
+        trainer.train()
+    elif comm.is_main_process():  # 0 iterations: the network as started (e.g. an ImageNet-started head)
+        trainer.checkpointer.save("model_final")
     summary = {"iterations": stage_cfg.SOLVER.MAX_ITER}
     if cfg.CAM_INFERENCE.VAL_DATASET and comm.is_main_process():
         from ..data.weak_mappers import CAMDatasetMapper

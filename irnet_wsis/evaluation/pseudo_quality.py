@@ -67,7 +67,7 @@ def cam_label_map(cams, classes, threshold):
     return lookup[scores.argmax(axis=0)]
 
 
-def sweep_cam_thresholds(load_cams, gt_records, thresholds, num_classes):
+def sweep_cam_thresholds(load_cams, gt_records, thresholds, num_classes, per_class=False):
     """mIoU (percent) of CAM label maps for each background threshold.
 
     Args:
@@ -75,8 +75,9 @@ def sweep_cam_thresholds(load_cams, gt_records, thresholds, num_classes):
         gt_records: instance records with ``sem_seg_file_name``.
         thresholds: background thresholds to try.
         num_classes: number of object classes (background excluded).
+        per_class: also return {threshold: (num_classes + 1,) IoU percent, background first, nan if absent}.
     Returns:
-        {threshold: mIoU percent}
+        {threshold: mIoU percent}, and the per-class dict when ``per_class``.
     """
     confusions = {t: SemanticConfusion(num_classes) for t in thresholds}
     for record in tqdm(gt_records, desc="CAM mIoU", mininterval=2.0):
@@ -87,7 +88,10 @@ def sweep_cam_thresholds(load_cams, gt_records, thresholds, num_classes):
                             record["image_id"])
         for t in thresholds:
             confusions[t].update(cam_label_map(cams, classes, t), gt)
-    return {t: 100.0 * confusions[t].miou() for t in thresholds}
+    mious = {t: 100.0 * confusions[t].miou() for t in thresholds}
+    if per_class:
+        return mious, {t: 100.0 * confusions[t].iou() for t in thresholds}
+    return mious
 
 
 def evaluate_semantic_labels(predict, gt_records, num_classes):

@@ -1,19 +1,25 @@
 """CAMNet: the classification network whose class activation maps seed everything (Sec. 3).
 
-Backbone (output stride 16) -> global average pooling -> 1x1 conv classifier
-without bias, trained with the multi-label soft-margin loss. The CAM of class c
-is ReLU(phi_c^T f(x)) divided by its maximum (Eq. 1); classes not in the image
-are zero.
+Backbone (output stride 16) -> 1x1 conv classifier without bias -> spatial
+pooling of the class score maps, trained with the multi-label soft-margin loss.
+The paper pools by global average (equal to classifying the averaged features);
+``MODEL.CAM.POOLING`` also offers log-sum-exp and top-k mean pooling, which ask a
+class to score high where it is rather than on average over the image (small
+objects in large photos). The CAM of class c is ReLU(phi_c^T f(x)) divided by
+its maximum (Eq. 1); classes not in the image are zero.
 """
+import math
+import os
 from typing import Dict, List
 
 import torch
 import torch.nn.functional as F
+import yaml
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY, build_backbone
 from torch import nn
 
-__all__ = ["CAMNet", "normalize_cams"]
+__all__ = ["CAMNet", "normalize_cams", "pool_scores", "imagenet_classifier_init"]
 
 
 def normalize_cams(cams: torch.Tensor, labels: torch.Tensor = None, eps: float = 1e-5) -> torch.Tensor:
@@ -32,6 +38,59 @@ def normalize_cams(cams: torch.Tensor, labels: torch.Tensor = None, eps: float =
     return out
 
 
+def imagenet_classifier_init(cfg):
+    """(C, D) classifier start from cfg.MODEL.CAM.HEAD_INIT_CLASS_MAP, or None when it is "".
+
+    Class names come from the metadata of ``DATASETS.TRAIN[0]``; NaN rows for classes the map leaves empty.
+    """
+    path = cfg.MODEL.CAM.HEAD_INIT_CLASS_MAP
+    if not path:
+        return None
+    from detectron2.data import MetadataCatalog
+
+    from ..errors import BadInputError
+    from .efficientnet_lite import imagenet_class_weights
+
+    if cfg.MODEL.BACKBONE.NAME != "build_efficientnet_lite_backbone" or not cfg.MODEL.EFFICIENTNET.CONV_HEAD:
+        raise BadInputError(f"{path}: MODEL.CAM.HEAD_INIT_CLASS_MAP needs MODEL.BACKBONE.NAME "
+                            f"build_efficientnet_lite_backbone and MODEL.EFFICIENTNET.CONV_HEAD True")
+    if not os.path.isfile(path):
+        raise BadInputError(f"{path}: class map not found (MODEL.CAM.HEAD_INIT_CLASS_MAP)")
+    with open(path) as f:
+        class_map = yaml.safe_load(f) or {}
+    classes = MetadataCatalog.get(cfg.DATASETS.TRAIN[0]).thing_classes
+    unknown = sorted(set(class_map) - set(classes))
+    if unknown:
+        raise BadInputError(f"{path}: classes {unknown} are not in {cfg.DATASETS.TRAIN[0]}'s classes")
+    return imagenet_class_weights([class_map.get(c) or [] for c in classes], cfg.MODEL.EFFICIENTNET.VARIANT)
+
+
+def pool_scores(scores: torch.Tensor, pooling: str = "gap", param: float = 0.0) -> torch.Tensor:
+    """Image-level class logits from class score maps.
+
+    Args:
+        scores: (N, C, h, w) phi_c^T f(x) at every location (not ReLU'd).
+        pooling: "gap" (mean; the paper), "lse" (log-mean-exp with sharpness ``param`` = r:
+            (1/r) log mean exp(r s), the mean as r -> 0 and the max as r -> inf), or "topk"
+            (mean of the ``param`` fraction of highest locations, at least one).
+    Returns:
+        (N, C) logits.
+    """
+    flat = scores.flatten(2)
+    if pooling == "gap":
+        return flat.mean(dim=2)
+    if pooling == "lse":
+        if param <= 0:
+            raise ValueError(f"MODEL.CAM.POOLING_PARAM must be > 0 for lse pooling, got {param}")
+        return (torch.logsumexp(param * flat, dim=2) - math.log(flat.shape[2])) / param
+    if pooling == "topk":
+        if not 0 < param <= 1:
+            raise ValueError(f"MODEL.CAM.POOLING_PARAM must be in (0, 1] for topk pooling, got {param}")
+        k = max(1, int(math.ceil(param * flat.shape[2])))
+        return flat.topk(k, dim=2).values.mean(dim=2)
+    raise ValueError(f"MODEL.CAM.POOLING must be gap, lse or topk, got {pooling!r}")
+
+
 @META_ARCH_REGISTRY.register()
 class CAMNet(nn.Module):
     """Multi-label classifier with class activation maps.
@@ -43,14 +102,25 @@ class CAMNet(nn.Module):
     """
 
     @configurable
-    def __init__(self, *, backbone, in_feature, num_classes, pixel_mean, pixel_std, input_format="RGB"):
+    def __init__(self, *, backbone, in_feature, num_classes, pixel_mean, pixel_std, input_format="RGB",
+                 pooling="gap", pooling_param=0.0, classifier_init=None):
         super().__init__()
+        pool_scores(torch.zeros(1, 1, 1, 1), pooling, pooling_param)  # one-line error on a bad setting now
+        self.pooling = pooling
+        self.pooling_param = pooling_param
         self.backbone = backbone
         self.in_feature = in_feature
         self.input_format = input_format
         channels = backbone.output_shape()[in_feature].channels
         self.classifier = nn.Conv2d(channels, num_classes, kernel_size=1, bias=False)
         nn.init.xavier_uniform_(self.classifier.weight)
+        if classifier_init is not None:  # (C, D), NaN rows keep the random start
+            if tuple(classifier_init.shape) != (num_classes, channels):
+                raise ValueError(f"classifier start of shape {tuple(classifier_init.shape)}, the classifier "
+                                 f"needs ({num_classes}, {channels})")
+            with torch.no_grad():
+                known = ~torch.isnan(classifier_init).any(dim=1)
+                self.classifier.weight[known, :, 0, 0] = classifier_init[known].to(self.classifier.weight)
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
 
@@ -63,6 +133,9 @@ class CAMNet(nn.Module):
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
             "input_format": cfg.INPUT.FORMAT,
+            "pooling": cfg.MODEL.CAM.POOLING,
+            "pooling_param": cfg.MODEL.CAM.POOLING_PARAM,
+            "classifier_init": imagenet_classifier_init(cfg),
         }
 
     @property
@@ -83,12 +156,12 @@ class CAMNet(nn.Module):
 
     def forward(self, batched_inputs: List[Dict]):
         images = self.normalize(torch.stack([x["image"] for x in batched_inputs]))
-        features = self.features(images)
-        logits = self.classifier(F.adaptive_avg_pool2d(features, 1)).flatten(1)
+        scores = self.classifier(self.features(images))
+        logits = pool_scores(scores, self.pooling, self.pooling_param)
         if self.training:
             labels = torch.stack([x["labels"] for x in batched_inputs]).to(logits)
             return {"loss_cls": F.multilabel_soft_margin_loss(logits, labels)}
-        cams = F.relu(F.conv2d(features, self.classifier.weight))
+        cams = F.relu(scores)
         labels = None
         if all("labels" in x for x in batched_inputs):
             labels = torch.stack([x["labels"] for x in batched_inputs]).to(cams)

@@ -19,7 +19,10 @@ res2   4       block group 1 (24 ch)
 res3   8       block group 2 (40 ch)
 res4   16      block groups 3-4 (112 ch); 8 with ``OUTPUT_STRIDE: 8``
 res5   32      block groups 5-6 (320 ch); 16 with ``OUTPUT_STRIDE: 16``
-               (dilated, as the paper's ResNet), 8 with ``OUTPUT_STRIDE: 8``
+               (dilated, as the paper's ResNet), 8 with ``OUTPUT_STRIDE: 8``;
+               with ``CONV_HEAD: True`` followed by the ImageNet classifier's
+               1x1 conv_head + BN + ReLU6 (1280 ch for Lite0), the features
+               its 1000-class layer reads (``imagenet_class_weights``)
 =====  ======  ===========================================================
 
 A side of ``n`` pixels gives ``ceil(n / stride)`` cells at every level.
@@ -39,6 +42,7 @@ __all__ = [
     "load_lite_imagenet_state",
     "lite_weights_file",
     "build_timm_lite_classifier",
+    "imagenet_class_weights",
     "build_efficientnet_lite_backbone",
     "build_efficientnet_lite_fpn_backbone",
 ]
@@ -97,6 +101,22 @@ def load_lite_imagenet_state(variant="lite0"):
     return {mapping[k]: v for k, v in package_state.items() if k in mapping}
 
 
+def imagenet_class_weights(index_lists, variant="lite0"):
+    """Rows of the ImageNet classifier averaged per class: (len(index_lists), 1280-ish) float.
+
+    Args:
+        index_lists: one list of ImageNet-1k class indices per target class; an empty list gives NaN
+            rows (the caller keeps its own start there).
+    """
+    weight = load_lite_imagenet_state(variant)["classifier.weight"]  # (1000, D)
+    rows = []
+    for indices in index_lists:
+        if any(not 0 <= i < len(weight) for i in indices):
+            raise ValueError(f"ImageNet class indices must be in [0, {len(weight)}), got {list(indices)}")
+        rows.append(weight[list(indices)].mean(dim=0) if indices else torch.full_like(weight[0], float("nan")))
+    return torch.stack(rows)
+
+
 class EfficientNetLite(Backbone):
     """timm EfficientNet-Lite feature extractor as a Detectron2 backbone.
 
@@ -110,11 +130,13 @@ class EfficientNetLite(Backbone):
             2 the stem and res2, ... 5 everything.
         norm: "FrozenBN" (ImageNet statistics and affine fixed, as the paper's
             code) or "BN" (trainable).
+        conv_head: append the ImageNet classifier's conv_head + BN + ReLU6 to res5
+            (part of res5 for ``freeze_at``).
     Input: (N, 3, H, W) RGB scaled to [-1, 1]. Output: {name: (N, C, ceil(H/s), ceil(W/s))}.
     """
 
     def __init__(self, variant="lite0", output_stride=32, pretrained=True, out_features=_NAMES, freeze_at=0,
-                 norm="FrozenBN"):
+                 norm="FrozenBN", conv_head=False):
         super().__init__()
         import timm
         from timm.layers import freeze_batch_norm_2d
@@ -130,12 +152,20 @@ class EfficientNetLite(Backbone):
             raise ValueError(f"MODEL.EFFICIENTNET.OUT_FEATURES: unknown {sorted(unknown)}; choose from {_NAMES}")
         self.body = timm.create_model(f"tf_efficientnet_{variant}", pretrained=False, features_only=True,
                                       out_indices=tuple(range(len(_NAMES))), output_stride=output_stride)
+        self.head = None
+        if conv_head:
+            full = build_timm_lite_classifier(variant)
+            self.head = torch.nn.Sequential(full.conv_head, full.bn2)
         if pretrained:
             self._load_imagenet(variant)
         if norm == "FrozenBN":
             self.body = freeze_batch_norm_2d(self.body)
+            if self.head is not None:
+                self.head = freeze_batch_norm_2d(self.head)
         self._out_features = [n for n in _NAMES if n in out_features]
         self._channels = dict(zip(_NAMES, self.body.feature_info.channels()))
+        if self.head is not None:
+            self._channels["res5"] = self.head[0].out_channels
         self._strides = dict(zip(_NAMES, (4, 4, 8, min(16, output_stride), output_stride)))
         self._freeze(freeze_at)
 
@@ -145,7 +175,13 @@ class EfficientNetLite(Backbone):
         # the classifier's conv_head / bn2 / classifier are not in the feature extractor; BN layers
         # fill in an absent num_batches_tracked, every other tensor must be there (strict)
         self.body.load_state_dict({k: state[k] for k in own if k in state}, strict=True)
-        logger.info("EfficientNet-%s ImageNet weights loaded (%d tensors)", variant, len(own))
+        count = len(own)
+        if self.head is not None:
+            head_state = {f"{i}.{k}": state[f"{name}.{k}"] for i, name in enumerate(("conv_head", "bn2"))
+                          for k in self.head[i].state_dict() if f"{name}.{k}" in state}
+            self.head.load_state_dict(head_state, strict=True)
+            count += len(head_state)
+        logger.info("EfficientNet-%s ImageNet weights loaded (%d tensors)", variant, count)
 
     def _freeze(self, freeze_at):
         """Stop gradients to the first ``freeze_at`` outputs' layers (stem = conv_stem, bn1, block group 0)."""
@@ -154,12 +190,16 @@ class EfficientNetLite(Backbone):
             if name == "stem":
                 modules += [self.body.conv_stem, self.body.bn1]
             modules += [self.body.blocks[i] for i in _GROUPS[name]]
+            if name == "res5" and self.head is not None:
+                modules.append(self.head)
         for module in modules:
             for p in module.parameters():
                 p.requires_grad_(False)
 
     def forward(self, x):
         features = dict(zip(_NAMES, self.body(x)))
+        if self.head is not None:
+            features["res5"] = self.head(features["res5"])
         if "stem" in self._out_features:
             features["stem"] = F.max_pool2d(features["stem"], kernel_size=3, stride=2, padding=1)
         return {n: features[n] for n in self._out_features}
@@ -171,9 +211,10 @@ class EfficientNetLite(Backbone):
 @BACKBONE_REGISTRY.register()
 def build_efficientnet_lite_backbone(cfg, input_shape=None):
     """EfficientNet-Lite from cfg.MODEL.EFFICIENTNET (VARIANT, OUTPUT_STRIDE, PRETRAINED, OUT_FEATURES,
-    FREEZE_AT, NORM)."""
+    FREEZE_AT, NORM, CONV_HEAD)."""
     e = cfg.MODEL.EFFICIENTNET
-    return EfficientNetLite(e.VARIANT, e.OUTPUT_STRIDE, e.PRETRAINED, e.OUT_FEATURES, e.FREEZE_AT, e.NORM)
+    return EfficientNetLite(e.VARIANT, e.OUTPUT_STRIDE, e.PRETRAINED, e.OUT_FEATURES, e.FREEZE_AT, e.NORM,
+                            e.CONV_HEAD)
 
 
 @BACKBONE_REGISTRY.register()
