@@ -138,6 +138,10 @@ def add_irnet_config(cfg):
     _C.MODEL.IRNET.LOSS_WEIGHT_DISP_FG = 1.0
     _C.MODEL.IRNET.LOSS_WEIGHT_DISP_BG = 1.0
     _C.MODEL.IRNET.LOSS_WEIGHT_BOUNDARY = 1.0
+    # > 0 (not the paper; needs DISP_PAIRS_WITHIN region|instance): adds this weight times the mean over regions
+    # of |mean of D over the region|, so each region's field points at its own mean position (Eq. 5 alone
+    # leaves a free constant per region, and touching regions may share one centroid).
+    _C.MODEL.IRNET.LOSS_WEIGHT_DISP_REGION_MEAN = 0.0
     # Boundary at inference averages an image and its flip (code).
     _C.MODEL.IRNET.TEST_FLIP = True
 

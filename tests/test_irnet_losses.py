@@ -6,7 +6,7 @@ import torch
 from irnet_wsis.layers.pixel_pairs import PixelPairs
 from irnet_wsis.layers.regions import label_regions
 from irnet_wsis.modeling.irnet_losses import (
-    boundary_losses, displacement_losses, irnet_losses, pair_sets, same_region_pairs,
+    boundary_losses, displacement_losses, irnet_losses, pair_sets, region_mean_loss, same_region_pairs,
 )
 
 
@@ -176,3 +176,30 @@ def test_region_boundaries_make_pairs_across_instance_regions_negative():
     # ... and became negative pairs, which the drawn seam satisfies and a flat B does not
     flat_split = irnet_losses(d, flat, labels, pairs, regions=regions, region_boundaries=True)
     assert float(flat_split["loss_bnd_neg"]) > float(split["loss_bnd_neg"]) + 1.0
+
+
+def test_region_mean_loss_fixes_each_regions_centroid():
+    # the two touching squares above: Eq. 5 within regions is 0 both for the two true centroids and for one
+    # shared centroid (a constant offset per region is free); the region-mean term tells them apart
+    h, w = 8, 16
+    labels = torch.zeros(1, h, w, dtype=torch.long)
+    labels[0, 2:6, 2:14] = 1
+    regions = torch.full((1, h, w), -1, dtype=torch.long)
+    regions[0, 2:6, 2:8] = 1
+    regions[0, 2:6, 8:14] = 2
+    pairs = PixelPairs(3)
+    left = torch.arange(w) < 8  # each region's field points at its mean position, (3.5, 4.5) and (3.5, 10.5)
+    two = torch.where(left, _centroid_field(h, w, 3.5, 4.5), _centroid_field(h, w, 3.5, 10.5))
+    shared = _centroid_field(h, w, 3.5, 7.5)  # one centroid on the seam
+    for field in (two, shared):
+        assert float(irnet_losses(field, torch.zeros(1, h, w), labels, pairs, regions=regions)["loss_disp_fg"]) < 1e-6
+    assert float(region_mean_loss(two, regions)) < 1e-6
+    # shared: each region's mean of D is (0, +-3) -> |.|_1 = 3 for both regions
+    assert abs(float(region_mean_loss(shared, regions)) - 3.0) < 1e-5
+    losses = irnet_losses(shared, torch.zeros(1, h, w), labels, pairs, regions=regions, region_mean_weight=0.5)
+    assert abs(float(losses["loss_disp_region_mean"]) - 1.5) < 1e-5
+    assert "loss_disp_region_mean" not in irnet_losses(shared, torch.zeros(1, h, w), labels, pairs, regions=regions)
+    # a batch: regions with equal ids in two images are two regions; no region at all gives 0
+    batch = torch.cat([two, shared])
+    assert abs(float(region_mean_loss(batch, regions.expand(2, h, w))) - 1.5) < 1e-5
+    assert float(region_mean_loss(batch, torch.full((2, h, w), -1))) == 0.0

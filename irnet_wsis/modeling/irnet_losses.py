@@ -6,6 +6,10 @@ P+fg: same foreground class; P+bg: both background; P-: different labels.
 Optionally (not the paper) Eq. 5 keeps only the P+fg pairs inside one region of
 a region map (connected regions of the labels, or instance regions): two
 regions of one class are two instances.
+Eq. 5 fixes D only up to a constant per region, so two touching regions can share
+one centroid at no cost; optionally (not the paper) ``region_mean_loss`` asks the
+mean of D over each region to be zero, which makes each region's field point at
+the region's own mean position.
 """
 from typing import Dict
 
@@ -13,7 +17,8 @@ import torch
 
 from ..layers.pixel_pairs import PixelPairs
 
-__all__ = ["pair_sets", "same_region_pairs", "displacement_losses", "boundary_losses", "irnet_losses"]
+__all__ = ["pair_sets", "same_region_pairs", "displacement_losses", "region_mean_loss", "boundary_losses",
+           "irnet_losses"]
 
 
 def pair_sets(labels: torch.Tensor, pairs: PixelPairs):
@@ -58,6 +63,31 @@ def displacement_losses(displacement: torch.Tensor, pos_fg, pos_bg, pairs: Pixel
     return l_fg, l_bg
 
 
+def region_mean_loss(displacement: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
+    """Mean over regions of |mean of D over the region|_1.
+
+    D(x) = c - x for every pixel x of a region whose centroid c is its mean position exactly when the
+    mean of D over the region is 0; with Eq. 5 (D_i - D_j = x_j - x_i inside a region) that fixes the
+    region's centroid.
+
+    Args:
+        displacement: D (N, 2, h, w) in stride-4 pixels. regions: (N, h, w) long ids, -1 for none.
+    Returns:
+        scalar, stride-4 pixels (0, in the graph, without any region).
+    """
+    n, _, h, w = displacement.shape
+    ids = regions.long().reshape(n, -1)
+    inside = ids >= 0
+    keys = (torch.arange(n, device=ids.device)[:, None] * (int(ids.max().clamp(min=0)) + 1) + ids)[inside]
+    values = displacement.reshape(n, 2, -1).permute(0, 2, 1)[inside]  # (M, 2)
+    if keys.numel() == 0:
+        return displacement.sum() * 0.0
+    unique, index = torch.unique(keys, return_inverse=True)
+    sums = values.new_zeros(len(unique), 2).index_add_(0, index, values)
+    counts = values.new_zeros(len(unique)).index_add_(0, index, torch.ones_like(values[:, 0]))
+    return (sums / counts[:, None]).abs().sum(dim=1).mean()
+
+
 def boundary_losses(boundary: torch.Tensor, pos_fg, pos_bg, neg, pairs: PixelPairs, eps: float = 1e-5, aff=None):
     """Eq. 8 with a_ij = 1 - max of B on the path (Eq. 7); the three terms normalised separately.
 
@@ -76,7 +106,8 @@ def boundary_losses(boundary: torch.Tensor, pos_fg, pos_bg, neg, pairs: PixelPai
 
 
 def irnet_losses(displacement, boundary, labels, pairs: PixelPairs, weights=(1.0, 1.0, 1.0),
-                 affinity_weighted_disp=False, regions=None, region_boundaries=False) -> Dict[str, torch.Tensor]:
+                 affinity_weighted_disp=False, regions=None, region_boundaries=False,
+                 region_mean_weight=0.0) -> Dict[str, torch.Tensor]:
     """Eq. 9 as a Detectron2 loss dict (summed by the trainer).
 
     Args:
@@ -88,6 +119,8 @@ def irnet_losses(displacement, boundary, labels, pairs: PixelPairs, weights=(1.0
             region (Eq. 8 keeps all of them). None: the paper.
         region_boundaries: with ``regions``, Eq. 8 also counts same-class pairs of two different regions
             as negative pairs (and not as P+fg), so that B learns the boundaries between regions.
+        region_mean_weight: > 0 (with ``regions``): adds ``loss_disp_region_mean``, this weight times
+            ``region_mean_loss``. 0: the paper.
     """
     pos_fg, pos_bg, neg = pair_sets(labels, pairs)
     aff = pairs.affinity(boundary)
@@ -99,10 +132,13 @@ def irnet_losses(displacement, boundary, labels, pairs: PixelPairs, weights=(1.0
         bnd_fg, bnd_neg = disp_fg, neg | (pos_fg & ~disp_fg)
     b_fg, b_bg, b_neg = boundary_losses(boundary, bnd_fg, pos_bg, bnd_neg, pairs, aff=aff)
     w_fg, w_bg, w_b = weights
-    return {
+    losses = {
         "loss_disp_fg": w_fg * d_fg,
         "loss_disp_bg": w_bg * d_bg,
         "loss_bnd_fg": w_b * b_fg,
         "loss_bnd_bg": w_b * b_bg,
         "loss_bnd_neg": w_b * b_neg,
     }
+    if region_mean_weight > 0 and regions is not None:
+        losses["loss_disp_region_mean"] = region_mean_weight * region_mean_loss(displacement, regions)
+    return losses
