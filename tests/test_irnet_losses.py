@@ -139,14 +139,21 @@ def test_eq5_same_region_drops_pairs_between_separate_blobs():
     assert float(losses["loss_disp_fg"]) < 1e-6
 
 
-def test_eq5_within_instance_regions_splits_touching_squares():
-    # two touching squares of one class: one connected region, two instance regions
-    h, w = 8, 16
+def _touching_squares(h, w):
+    """Relation labels (1, h, w) with one class region (rows 2-5, columns 2-13) and its two instance
+    regions (columns 2-7 and 8-13; -1 elsewhere)."""
     labels = torch.zeros(1, h, w, dtype=torch.long)
     labels[0, 2:6, 2:14] = 1
     regions = torch.full((1, h, w), -1, dtype=torch.long)
     regions[0, 2:6, 2:8] = 1
     regions[0, 2:6, 8:14] = 2
+    return labels, regions
+
+
+def test_eq5_within_instance_regions_splits_touching_squares():
+    # two touching squares of one class: one connected region, two instance regions
+    h, w = 8, 16
+    labels, regions = _touching_squares(h, w)
     pairs = PixelPairs(3)
     two = torch.cat([_centroid_field(h, 8, 3.5, 4.5), _centroid_field(h, 8, 3.5, 3.5)], dim=-1)
     connected = irnet_losses(two, torch.zeros(1, h, w), labels, pairs, regions=label_regions(labels))
@@ -182,11 +189,7 @@ def test_region_mean_loss_fixes_each_regions_centroid():
     # the two touching squares above: Eq. 5 within regions is 0 both for the two true centroids and for one
     # shared centroid (a constant offset per region is free); the region-mean term tells them apart
     h, w = 8, 16
-    labels = torch.zeros(1, h, w, dtype=torch.long)
-    labels[0, 2:6, 2:14] = 1
-    regions = torch.full((1, h, w), -1, dtype=torch.long)
-    regions[0, 2:6, 2:8] = 1
-    regions[0, 2:6, 8:14] = 2
+    labels, regions = _touching_squares(h, w)
     pairs = PixelPairs(3)
     left = torch.arange(w) < 8  # each region's field points at its mean position, (3.5, 4.5) and (3.5, 10.5)
     two = torch.where(left, _centroid_field(h, w, 3.5, 4.5), _centroid_field(h, w, 3.5, 10.5))
