@@ -1,0 +1,85 @@
+"""Why pseudo instances miss ground-truth ones: a per-instance diagnosis of the Table 1 rows.
+
+    python benchmarks/instance_misses.py --config-file configs/synthetic/irnet_pseudo.yaml --num-images 300 \\
+        PIPELINE.WORK_DIR output/synthetic/pseudo [SYNTHESIS.* opts]
+
+For each Table 1 method (cam, boundary, full) and each ground-truth instance of the first N training
+images: "hit" when a pseudo instance of its class (score > 0) has IoU >= 0.5; otherwise the best one of its
+class decides the kind of miss: "merged" (it also covers > 30% of another instance of the class), "big" /
+"small" (larger / smaller than the instance), or "none" (no pseudo instance of the class overlaps it).
+Instances are "touching" when a same-class instance lies within ``--touch-px`` pixels (the void band
+around every object keeps true neighbours a few pixels apart), else "alone". Prints one json line per method.
+"""
+import argparse
+import collections
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from detectron2.data import DatasetCatalog  # noqa: E402
+
+import irnet_wsis.data.builtin as builtin  # noqa: E402
+from irnet_wsis.config import setup_cfg  # noqa: E402
+from irnet_wsis.engine.stages import load_mean_displacement, synthesize_record  # noqa: E402
+from irnet_wsis.evaluation.apr import decode_rle  # noqa: E402
+
+
+def classify_misses(gts, preds, touch_px=4):
+    """Counter of hits and misses for one image.
+
+    Args:
+        gts: list of (category_id, bool (H, W) mask). preds: list of {"category_id", "mask", "score"}.
+    """
+    counts = collections.Counter()
+    preds = [p for p in preds if p["score"] > 0]
+    kernel = np.ones((3, 3), np.uint8)
+    for i, (c, m) in enumerate(gts):
+        near = cv2.dilate(m.astype(np.uint8), kernel, iterations=touch_px).astype(bool)
+        group = "touching" if any(c2 == c and j != i and (near & m2).any() for j, (c2, m2) in enumerate(gts)) \
+            else "alone"
+        counts[group] += 1
+        best, best_mask = 0.0, None
+        for p in preds:
+            if p["category_id"] == c:
+                iou = (p["mask"] & m).sum() / max((p["mask"] | m).sum(), 1)
+                if iou > best:
+                    best, best_mask = iou, p["mask"]
+        if best >= 0.5:
+            kind = "hit"
+        elif best_mask is None:
+            kind = "none"
+        elif any(j != i and c2 == c and (best_mask & m2).sum() > 0.3 * m2.sum() for j, (c2, m2) in enumerate(gts)):
+            kind = "merged"
+        else:
+            kind = "big" if best_mask.sum() > m.sum() else "small"
+        counts[f"{group}_{kind}"] += 1
+    return counts
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-file", required=True)
+    parser.add_argument("--num-images", type=int, default=300)
+    parser.add_argument("--touch-px", type=int, default=4)
+    parser.add_argument("opts", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    cfg = setup_cfg(args.config_file, args.opts)
+    builtin.register_from_cfg(cfg)
+    records = DatasetCatalog.get(cfg.PIPELINE.GT_DATASET)[:args.num_images]
+    mean_d = load_mean_displacement(cfg)
+    for method in ("cam", "boundary", "full"):
+        counts = collections.Counter()
+        for record in records:
+            gts = [(a["category_id"], decode_rle(a["segmentation"])) for a in record["annotations"]]
+            counts += classify_misses(gts, synthesize_record(cfg, record, method=method, mean_displacement=mean_d),
+                                      args.touch_px)
+        print(json.dumps({"method": method, "images": len(records), **dict(sorted(counts.items()))}))
+
+
+if __name__ == "__main__":
+    main()
