@@ -131,8 +131,13 @@ def test_two_process_cpu_run_writes_the_same_cams(pseudo_run):
     (work2 / "cam").mkdir(parents=True)
     shutil.copy(tmp / "work" / "cam" / "model_final.pth", work2 / "cam" / "model_final.pth")
     opts = [o if o != str(tmp / "work") else str(work2) for o in _pseudo_opts(tmp)]
+    import socket
+
+    with socket.socket() as sock:  # a free port, not Detectron2's fixed per-user default (busy if another run holds it)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     cmd = [sys.executable, os.path.join(ROOT, "tools", "generate_pseudo.py"), "--num-gpus", "2", "--stages", "cams",
-           "--config-file", os.path.join(ROOT, "configs/synthetic/irnet_pseudo.yaml")] + opts
+           "--dist-url", f"tcp://127.0.0.1:{port}", "--config-file", os.path.join(ROOT, "configs/synthetic/irnet_pseudo.yaml")] + opts
     subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, timeout=300)
     names = sorted(os.listdir(tmp / "work" / "cams"))
     assert sorted(os.listdir(work2 / "cams")) == names
