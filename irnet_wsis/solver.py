@@ -41,4 +41,4 @@ def build_optimizer(model, solver_cfg, lr_multipliers=None):
 
 def build_poly_lr_scheduler(optimizer, max_iter: int, power: float = 0.9):
     """lr(it) = lr0 * (1 - it / max_iter) ** power, per parameter group (Detectron2 LRMultiplier)."""
-    return LRMultiplier(optimizer, PolynomialDecayParamScheduler(1.0, power), max(max_iter, 1))  # 0: no steps
+    return LRMultiplier(optimizer, PolynomialDecayParamScheduler(1.0, power), max_iter)

@@ -95,18 +95,22 @@ def stage_train_cam(cfg, resume=True):
     if os.path.isfile(paths["cam_model"]):
         return {"skipped": "cam/model_final.pth exists"}
     stage_cfg = cam_stage_cfg(cfg)
-    trainer = CAMTrainer(stage_cfg)
-    trainer.resume_or_load(resume=resume)
     if stage_cfg.SOLVER.MAX_ITER > 0:
+        trainer = CAMTrainer(stage_cfg)
+        trainer.resume_or_load(resume=resume)
         trainer.train()
-    elif comm.is_main_process():  # 0 iterations: the network as started (e.g. an ImageNet-started head)
-        trainer.checkpointer.save("model_final")
+        model = trainer.model
+    else:  # 0 iterations: the network as started (e.g. an ImageNet-started head), no trainer
+        model = CAMTrainer.build_model(stage_cfg)
+        if comm.is_main_process():
+            os.makedirs(stage_cfg.OUTPUT_DIR, exist_ok=True)
+            DetectionCheckpointer(model, stage_cfg.OUTPUT_DIR).save("model_final")
     summary = {"iterations": stage_cfg.SOLVER.MAX_ITER}
     if cfg.CAM_INFERENCE.VAL_DATASET and comm.is_main_process():
         from ..data.weak_mappers import CAMDatasetMapper
         from ..evaluation.classification import classification_map
 
-        model = getattr(trainer.model, "module", trainer.model).eval()
+        model = getattr(model, "module", model).eval()
         records = DatasetCatalog.get(cfg.CAM_INFERENCE.VAL_DATASET)
         summary["val_mAP"] = round(classification_map(model, records, CAMDatasetMapper(stage_cfg, is_train=False)), 2)
         logger.info("CAM classification mAP on %s: %.2f", cfg.CAM_INFERENCE.VAL_DATASET, summary["val_mAP"])

@@ -112,9 +112,9 @@ def split_by_peaks(label, cams, classes, window=7, threshold=0.5, levels=20):
                     break
                 basins = grown
         components, _ = ndimage.label(region, structure=eight)
-        keys = np.where(region, components * (basins.max() + 1) + basins, -1)
-        for key in np.unique(keys[region]):
-            out[keys == key] = next_id
-            next_id += 1
+        keys = components[region] * (basins.max() + 1) + basins[region]
+        unique, index = np.unique(keys, return_inverse=True)  # one id per (connected region, basin)
+        out[region] = next_id + index.reshape(-1)
+        next_id += len(unique)
     out[out > 254] = 0
     return out.astype(np.uint8)
