@@ -174,6 +174,10 @@ def add_irnet_config(cfg):
     # Pixels whose propagated score (divided by its maximum) is under this are
     # background: the paper's "bottom 25%" (code: a 0.25 background plane).
     _C.SYNTHESIS.BACKGROUND_THRESHOLD = 0.25
+    # Background plane of the semantic labels (stage "semantic", Table 2), after the same walk as the
+    # instances (code: sem_seg_bg_thres 0.25). Separate from BACKGROUND_THRESHOLD because the instance and
+    # semantic labels peak at different planes (benchmarks/semantic_sweep.py).
+    _C.SYNTHESIS.SEMANTIC_BACKGROUND_THRESHOLD = 0.25
     # Components under this share of the image get score 0 (code: 1%).
     _C.SYNTHESIS.MIN_AREA_FRACTION = 0.01
     # Instances with a score under this are not exported.

@@ -4,7 +4,9 @@ import importlib.util
 import json
 import os
 
+import numpy as np
 import pytest
+from PIL import Image
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -49,9 +51,16 @@ def pseudo_run(tmp_path_factory):
 def test_generate_pseudo_runs_every_stage(pseudo_run):
     tmp, _, _, summaries = pseudo_run
     work = tmp / "work"
-    assert list(summaries) == ["train_cam", "cams", "relations", "train_irnet", "irnet_outputs", "synthesis", "export"]
-    for folder in ("cams", "irnet_out", "pseudo"):
+    assert list(summaries) == ["train_cam", "cams", "relations", "train_irnet", "irnet_outputs", "synthesis", "export",
+                               "semantic"]
+    for folder in ("cams", "irnet_out", "pseudo", "semantic"):
         assert len(os.listdir(work / folder)) == 6, folder
+    # semantic labels: image-sized class label maps holding only background and the image's own classes
+    for name in os.listdir(work / "semantic"):
+        labels = np.asarray(Image.open(work / "semantic" / name))
+        with np.load(work / "cams" / name.replace(".png", ".npz")) as cams:
+            assert labels.shape == tuple(cams["image_size"])
+            assert set(np.unique(labels)) <= {0} | {int(c) + 1 for c in cams["classes"]}
     # the synthetic config mines instance regions beside the relation labels
     relations = sorted(os.listdir(work / "relations"))
     assert len(relations) == 12 and sum(f.endswith(".regions.png") for f in relations) == 6

@@ -20,7 +20,6 @@ import os
 import sys
 
 import numpy as np
-import torch
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.utils.logger import setup_logger
 from tabulate import tabulate
@@ -32,6 +31,7 @@ from irnet_wsis.engine.per_image import output_path  # noqa: E402
 from irnet_wsis.engine.stages import (  # noqa: E402
     encode_instances,
     load_mean_displacement,
+    semantic_record,
     stage_records,
     synthesize_record,
     work_paths,
@@ -124,30 +124,15 @@ def table1(cfg, records, out_dir, num_classes):
 
 
 def table2(cfg, records, out_dir, num_classes, cam_results=None):
-    from irnet_wsis.pseudo.synthesis import synthesize_semantic
-
     if cam_results is None:
         cam_results, _ = cam_sweep(cfg, records, out_dir, num_classes)
     best = max(cam_results, key=cam_results.get)
-    s = cfg.SYNTHESIS
-    paths = work_paths(cfg)
-
-    def predict(record):
-        cams, classes = load_cams(cfg, record, key="cam_stride4")
-        out_path = output_path(paths["irnet_out"], record["image_id"], ".npz")
-        if not os.path.isfile(out_path):
-            raise bad_input(out_path, "missing IRNet outputs; run --stages irnet_outputs", record["image_id"])
-        with np.load(out_path) as out:
-            boundary = torch.from_numpy(out["boundary"])
-        return synthesize_semantic(
-            torch.from_numpy(cams), torch.from_numpy(classes), boundary, (record["height"], record["width"]),
-            radius=cfg.MODEL.IRNET.INFER_RADIUS, beta=s.BETA, steps=s.RANDOM_WALK_STEPS,
-            background_threshold=s.BACKGROUND_THRESHOLD,
-        )
-
-    propagated = evaluate_semantic_labels(predict, records, num_classes)
-    rows = [[f"CAM (background {best:.2f})", cam_results[best]], ["Prop. w/ IRNet (Ours)", propagated]]
-    payload = {"cam": cam_results[best], "cam_threshold": best, "irnet": propagated, "images": len(records)}
+    propagated = evaluate_semantic_labels(lambda record: semantic_record(cfg, record), records, num_classes)
+    plane = cfg.SYNTHESIS.SEMANTIC_BACKGROUND_THRESHOLD
+    rows = [[f"CAM (background {best:.2f})", cam_results[best]],
+            [f"Prop. w/ IRNet (Ours, background {plane:.2f})", propagated]]
+    payload = {"cam": cam_results[best], "cam_threshold": best, "irnet": propagated, "irnet_threshold": plane,
+               "images": len(records)}
     write_table(out_dir, "table2", ["Method", "mIoU"], rows, payload)
     return payload
 

@@ -4,7 +4,7 @@ Each stage reads the outputs of the previous one from the work directory
 (``cfg.PIPELINE.WORK_DIR``, layout in ``docs/INTERFACES.md``), skips what is
 already done, and returns a summary dict for the run's report.
 
-    train_cam -> cams -> relations -> train_irnet -> irnet_outputs -> synthesis -> export
+    train_cam -> cams -> relations -> train_irnet -> irnet_outputs -> synthesis -> export -> semantic
 """
 import json
 import logging
@@ -28,7 +28,7 @@ __all__ = ["STAGES", "run_stage", "stage_records", "work_paths", "load_stage_mod
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("train_cam", "cams", "relations", "train_irnet", "irnet_outputs", "synthesis", "export")
+STAGES = ("train_cam", "cams", "relations", "train_irnet", "irnet_outputs", "synthesis", "export", "semantic")
 
 
 def work_paths(cfg):
@@ -44,6 +44,7 @@ def work_paths(cfg):
         "irnet_out": os.path.join(root, "irnet_out"),
         "pseudo": os.path.join(root, "pseudo"),
         "pseudo_json": os.path.join(root, "pseudo_coco.json"),
+        "semantic": os.path.join(root, "semantic"),
         "summary": os.path.join(root, "summary.json"),
     }
 
@@ -372,6 +373,36 @@ def load_pseudo_instances(cfg, record):
     return json.loads(str(data["instances"]))
 
 
+def semantic_record(cfg, record):
+    """Pseudo semantic label map of one image (Table 2 "Prop. w/ IRNet"): uint8 (H, W), 0 / c + 1.
+
+    Class CAMs propagated by the walk of B (``SYNTHESIS.BETA``, ``RANDOM_WALK_STEPS``) against the plane
+    ``SYNTHESIS.SEMANTIC_BACKGROUND_THRESHOLD``.
+    """
+    from ..pseudo.synthesis import synthesize_semantic
+
+    paths = work_paths(cfg)
+    image_id = record["image_id"]
+    cams = _load_npz(output_path(paths["cams"], image_id, ".npz"), image_id, "CAMs")
+    out = _load_npz(output_path(paths["irnet_out"], image_id, ".npz"), image_id, "IRNet outputs")
+    s = cfg.SYNTHESIS
+    return synthesize_semantic(
+        torch.from_numpy(cams["cam_stride4"].astype(np.float32)), torch.from_numpy(cams["classes"]),
+        torch.from_numpy(out["boundary"]), image_size_of(cams, record), radius=cfg.MODEL.IRNET.INFER_RADIUS,
+        beta=s.BETA, steps=s.RANDOM_WALK_STEPS, background_threshold=s.SEMANTIC_BACKGROUND_THRESHOLD,
+    )
+
+
+def stage_semantic(cfg):
+    """semantic/<image_id>.png: pseudo semantic label maps (class label map convention, docs/INTERFACES.md)."""
+    paths = work_paths(cfg)
+
+    def process(record, out):
+        atomic_save_png(out, semantic_record(cfg, record))
+
+    return run_per_image(stage_records(cfg), paths["semantic"], ".png", process, "semantic", cfg.DATASETS.SKIP_BAD)
+
+
 # --------------------------------------------------------------------------- #
 # Stage 5: export
 # --------------------------------------------------------------------------- #
@@ -404,6 +435,7 @@ _STAGE_FUNCTIONS = OrderedDict(
         ("irnet_outputs", stage_irnet_outputs),
         ("synthesis", stage_synthesis),
         ("export", stage_export),
+        ("semantic", stage_semantic),
     ]
 )
 

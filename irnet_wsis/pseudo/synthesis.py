@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from .instances import instance_map
 from .random_walk import random_walk
 
-__all__ = ["synthesize_instances", "synthesize_semantic", "upsample_scores"]
+__all__ = ["synthesize_instances", "synthesize_semantic", "semantic_scores", "semantic_labels", "upsample_scores"]
 
 
 def upsample_scores(scores: torch.Tensor, image_size) -> torch.Tensor:
@@ -125,6 +125,19 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, meth
     return _components(label, normalized, owners.tolist(), H * W, min_area_fraction)
 
 
+def semantic_scores(cams, boundary, image_size, radius=5, beta=10, steps=256):
+    """Class CAMs (K, h, w) at stride 4 propagated by the walk of B (h, w) -> (K, H, W) divided by their maximum."""
+    scores = upsample_scores(_walk(torch.as_tensor(cams).float(), boundary, radius, beta, steps), image_size)
+    return scores / scores.max().clamp(min=1e-5) if scores.numel() else scores
+
+
+def semantic_labels(scores, classes, background_threshold):
+    """Normalised class scores (K, H, W) of ``classes`` (K,) -> uint8 (H, W): 0 background, c + 1 class c."""
+    label = torch.cat([torch.full_like(scores[:1], background_threshold), scores]).argmax(dim=0)
+    lookup = torch.cat([torch.zeros(1, dtype=torch.long), torch.as_tensor(classes).long().reshape(-1) + 1])
+    return lookup[label].cpu().numpy().astype(np.uint8)
+
+
 def synthesize_semantic(cams, classes, boundary, image_size, radius=5, beta=10, steps=256, background_threshold=0.25):
     """Pseudo semantic labels (Table 2): uint8 (H, W), 0 background, c + 1 class c."""
     cams = torch.as_tensor(cams).float()
@@ -133,7 +146,5 @@ def synthesize_semantic(cams, classes, boundary, image_size, radius=5, beta=10, 
     _check_shapes(cams, classes, image_size, None, boundary)
     if len(classes) == 0:
         return np.zeros((H, W), np.uint8)
-    scores = upsample_scores(_walk(cams, boundary, radius, beta, steps), image_size)
-    label, _ = _argmax_with_background(scores, background_threshold)
-    lookup = torch.cat([torch.zeros(1, dtype=torch.long), classes + 1])
-    return lookup[label].numpy().astype(np.uint8)
+    return semantic_labels(semantic_scores(cams, boundary, image_size, radius, beta, steps), classes,
+                           background_threshold)

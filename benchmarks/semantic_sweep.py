@@ -1,0 +1,95 @@
+"""Table 2 settings: mIoU of the propagated semantic labels over walk power, walk length and background plane.
+
+    python benchmarks/semantic_sweep.py --config-file configs/synthetic/irnet_pseudo.yaml --num-images 300 \\
+        PIPELINE.WORK_DIR output/synthetic/pseudo
+
+For the first N training images (CAMs and IRNet outputs of the work directory): the CAM labels' mIoU for
+each plane (Table 2's "CAM" row sweeps it the same way), then for each (beta, steps) the propagated labels'
+mIoU for each plane (``SYNTHESIS.SEMANTIC_BACKGROUND_THRESHOLD``). One walk per image and setting; the
+planes share it. Prints a markdown table and writes it with a json to ``--output``.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from tabulate import tabulate
+from tqdm import tqdm
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from detectron2.data import DatasetCatalog, MetadataCatalog  # noqa: E402
+
+import irnet_wsis.data.builtin as builtin  # noqa: E402
+from irnet_wsis.config import setup_cfg  # noqa: E402
+from irnet_wsis.engine.per_image import output_path  # noqa: E402
+from irnet_wsis.engine.stages import _load_npz, image_size_of, work_paths  # noqa: E402
+from irnet_wsis.evaluation.miou import SemanticConfusion  # noqa: E402
+from irnet_wsis.evaluation.pseudo_quality import cam_label_map, gt_label_map  # noqa: E402
+from irnet_wsis.pseudo.synthesis import semantic_labels, semantic_scores  # noqa: E402
+
+
+def _floats(text):
+    return [float(v) for v in text.split(",")]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-file", required=True)
+    parser.add_argument("--num-images", type=int, default=300)
+    parser.add_argument("--betas", default="10,20,40,80")
+    parser.add_argument("--steps", default="4,16,64,256")
+    parser.add_argument("--planes", default="0.2,0.3,0.4,0.5,0.6")
+    parser.add_argument("--output", default="", help="folder for semantic_sweep.{md,json} (default: WORK_DIR/eval)")
+    parser.add_argument("opts", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    cfg = setup_cfg(args.config_file, args.opts)
+    builtin.register_from_cfg(cfg)
+    records = DatasetCatalog.get(cfg.PIPELINE.GT_DATASET)[:args.num_images]
+    num_classes = len(MetadataCatalog.get(cfg.PIPELINE.GT_DATASET).thing_classes)
+    planes, paths = _floats(args.planes), work_paths(cfg)
+    settings = [(b, int(t)) for b in _floats(args.betas) for t in _floats(args.steps)]
+    confusion = {(s, p): SemanticConfusion(num_classes) for s in ["cam"] + settings for p in planes}
+    start = time.perf_counter()
+    for record in tqdm(records, desc="semantic sweep", mininterval=2.0):
+        image_id = record["image_id"]
+        cams = _load_npz(output_path(paths["cams"], image_id, ".npz"), image_id, "CAMs")
+        boundary = torch.from_numpy(
+            _load_npz(output_path(paths["irnet_out"], image_id, ".npz"), image_id, "IRNet outputs")["boundary"])
+        gt, classes = gt_label_map(record), cams["classes"]
+        size = image_size_of(cams, record)
+        for p in planes:
+            confusion["cam", p].update(cam_label_map(cams["cam_full"].astype(np.float32), classes, p), gt)
+        for beta, steps in settings:
+            if len(classes) == 0:
+                scores = torch.zeros(0, *size)
+            else:
+                scores = semantic_scores(torch.from_numpy(cams["cam_stride4"].astype(np.float32)), boundary, size,
+                                         cfg.MODEL.IRNET.INFER_RADIUS, beta, steps)
+            for p in planes:
+                confusion[(beta, steps), p].update(semantic_labels(scores, classes, p), gt)
+    miou = {k: 100.0 * c.miou() for k, c in confusion.items()}
+    rows = [[s if s == "cam" else f"beta {s[0]:g}, {s[1]} steps"] + [miou[s, p] for p in planes]
+            for s in ["cam"] + settings]
+    md = tabulate(rows, headers=["labels"] + [f"plane {p:g}" for p in planes], tablefmt="pipe", floatfmt=".1f")
+    best_cam = max(planes, key=lambda p: miou["cam", p])
+    best = max(((s, p) for s in settings for p in planes), key=miou.get)
+    summary = (f"{len(records)} images, {time.perf_counter() - start:.0f} s. Best CAM: plane {best_cam:g}, "
+               f"{miou['cam', best_cam]:.1f}. Best propagated: beta {best[0][0]:g}, {best[0][1]} steps, plane "
+               f"{best[1]:g}, {miou[best]:.1f}")
+    print(md + "\n\n" + summary)
+    out_dir = args.output or os.path.join(cfg.PIPELINE.WORK_DIR, "eval")
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "semantic_sweep.md"), "w") as f:
+        f.write(md + "\n\n" + summary + "\n")
+    with open(os.path.join(out_dir, "semantic_sweep.json"), "w") as f:
+        json.dump({"images": len(records), "planes": planes,
+                   "miou": {("cam" if s == "cam" else f"beta={s[0]:g},steps={s[1]}"): [miou[s, p] for p in planes]
+                            for s in ["cam"] + settings}}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
