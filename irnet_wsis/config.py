@@ -142,6 +142,10 @@ def add_irnet_config(cfg):
     # of |mean of D over the region|, so each region's field points at its own mean position (Eq. 5 alone
     # leaves a free constant per region, and touching regions may share one centroid).
     _C.MODEL.IRNET.LOSS_WEIGHT_DISP_REGION_MEAN = 0.0
+    # > 0 (not the paper; needs DISP_PAIRS_WITHIN region|instance): adds this weight times the mean over regions
+    # of the mean |D(x) - (c - x)| over the region's pixels, c its mean position: each pixel is told where
+    # its region's centroid is, so the field must jump at the seam between touching regions.
+    _C.MODEL.IRNET.LOSS_WEIGHT_DISP_REGION_CENTROID = 0.0
     # Boundary at inference averages an image and its flip (code).
     _C.MODEL.IRNET.TEST_FLIP = True
 

@@ -105,12 +105,10 @@ def test_grayscale_and_exif_rotated_photos_through_cam_mapper(tmp_path):
 
 @pytest.mark.skipif(not os.path.isdir(COCO_MINI), reason="../shared/data/coco_mini is absent (only on the dev machine)")
 def test_every_stage_on_a_few_coco_mini_photos(tmp_path):
-    import importlib.util
+    from conftest import ROOT as root
+    from conftest import load_script
 
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    spec = importlib.util.spec_from_file_location("gp", os.path.join(root, "tools", "generate_pseudo.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script("tools", "generate_pseudo")
     args = tool.build_parser().parse_args([
         "--config-file", os.path.join(root, "configs/coco_mini/irnet_pseudo.yaml"),
         "DATASETS.COCO_MINI_ROOT", COCO_MINI, "PIPELINE.WORK_DIR", str(tmp_path / "work"),

@@ -1,17 +1,12 @@
 """benchmarks/instance_misses.py: the kinds of miss on hand-made masks."""
-import importlib.util
-import os
 
 import numpy as np
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+from conftest import load_script
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("instance_misses", os.path.join(ROOT, "benchmarks", "instance_misses.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks", "instance_misses")
 
 
 def _box(y0, y1, x0, x1, size=32):

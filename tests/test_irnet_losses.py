@@ -1,12 +1,14 @@
 """IRNet losses (Eq. 5, 6, 8) on hand-made relation maps."""
 import math
 
+import pytest
 import torch
 
 from irnet_wsis.layers.pixel_pairs import PixelPairs
 from irnet_wsis.layers.regions import label_regions
 from irnet_wsis.modeling.irnet_losses import (
-    boundary_losses, displacement_losses, irnet_losses, pair_sets, region_mean_loss, same_region_pairs,
+    boundary_losses, displacement_losses, irnet_losses, pair_sets, region_centroid_loss, region_mean_loss,
+    same_region_pairs,
 )
 
 
@@ -206,3 +208,23 @@ def test_region_mean_loss_fixes_each_regions_centroid():
     batch = torch.cat([two, shared])
     assert abs(float(region_mean_loss(batch, regions.expand(2, h, w))) - 1.5) < 1e-5
     assert float(region_mean_loss(batch, torch.full((2, h, w), -1))) == 0.0
+
+
+def test_region_centroid_loss_asks_every_pixel_for_its_regions_centroid():
+    h, w = 8, 16
+    labels, regions = _touching_squares(h, w)
+    pairs = PixelPairs(3)
+    left = torch.arange(w) < 8
+    two = torch.where(left, _centroid_field(h, w, 3.5, 4.5), _centroid_field(h, w, 3.5, 10.5))
+    shared = _centroid_field(h, w, 3.5, 7.5)
+    assert float(region_centroid_loss(two, regions)) < 1e-6
+    # shared: every pixel's vector is 3 columns off its own region's centroid
+    assert abs(float(region_centroid_loss(shared, regions)) - 3.0) < 1e-5
+    # D = 0 meets the region-mean term but not this one: mean |c - x|_1 over a 4 x 6 region = 1.0 + 1.5
+    zero = torch.zeros(1, 2, h, w)
+    assert float(region_mean_loss(zero, regions)) == 0.0
+    assert abs(float(region_centroid_loss(zero, regions)) - 2.5) < 1e-5
+    losses = irnet_losses(shared, torch.zeros(1, h, w), labels, pairs, regions=regions, region_centroid_weight=2.0)
+    assert abs(float(losses["loss_disp_region_centroid"]) - 6.0) < 1e-5
+    assert float(region_centroid_loss(torch.cat([two, shared]), regions.expand(2, h, w))) == pytest.approx(1.5)
+    assert float(region_centroid_loss(zero, torch.full((1, h, w), -1))) == 0.0

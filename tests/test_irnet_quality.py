@@ -1,19 +1,14 @@
 """benchmarks/irnet_quality.py: centroid counts of the landing rule on a hand-made field."""
-import importlib.util
-import os
 from types import SimpleNamespace
 
 import numpy as np
 import torch
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+from conftest import load_script
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("irnet_quality", os.path.join(ROOT, "benchmarks", "irnet_quality.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks", "irnet_quality")
 
 
 def _square(cy, cx, r, size=24):

@@ -1,6 +1,5 @@
 """The two user commands end to end on a tiny synthetic set: generate_pseudo.py (all stages, resume)
 then train_net.py (2-iteration Mask R-CNN + AP^r evaluation)."""
-import importlib.util
 import json
 import os
 
@@ -8,14 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+from conftest import ROOT, load_script
 
 
 def _load_tool(name):
-    spec = importlib.util.spec_from_file_location(f"tool_{name}", os.path.join(ROOT, "tools", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools", name)
 
 
 def _tiny_opts(tmp):

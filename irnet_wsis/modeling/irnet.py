@@ -28,7 +28,7 @@ class IRNet(nn.Module):
     def __init__(self, *, backbone, in_features, disp_channels=256, disp_gn_groups=16, boundary_channels=32,
                  boundary_gn_groups=4, train_radius=10, loss_weights=(1.0, 1.0, 1.0), freeze_backbone=True,
                  test_flip=True, disp_in_features=(), affinity_weighted_disp=False, disp_pairs_within="class",
-                 region_boundaries=False, region_mean_weight=0.0, pixel_mean, pixel_std):
+                 region_boundaries=False, region_mean_weight=0.0, region_centroid_weight=0.0, pixel_mean, pixel_std):
         super().__init__()
         self.backbone = backbone
         self.in_features = list(in_features)
@@ -57,6 +57,10 @@ class IRNet(nn.Module):
             raise ValueError("MODEL.IRNET.LOSS_WEIGHT_DISP_REGION_MEAN needs MODEL.IRNET.DISP_PAIRS_WITHIN region "
                              "or instance")
         self.region_mean_weight = region_mean_weight
+        if region_centroid_weight > 0 and disp_pairs_within == "class":
+            raise ValueError("MODEL.IRNET.LOSS_WEIGHT_DISP_REGION_CENTROID needs MODEL.IRNET.DISP_PAIRS_WITHIN "
+                             "region or instance")
+        self.region_centroid_weight = region_centroid_weight
         if freeze_backbone:
             for p in self.backbone.parameters():
                 p.requires_grad_(False)
@@ -82,6 +86,7 @@ class IRNet(nn.Module):
             "disp_pairs_within": c.DISP_PAIRS_WITHIN,
             "region_boundaries": c.REGION_BOUNDARIES,
             "region_mean_weight": c.LOSS_WEIGHT_DISP_REGION_MEAN,
+            "region_centroid_weight": c.LOSS_WEIGHT_DISP_REGION_CENTROID,
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
         }
@@ -132,7 +137,7 @@ class IRNet(nn.Module):
                                  f"{tuple(boundary.shape[-2:])}")
             return irnet_losses(displacement, boundary, labels, PixelPairs.get(self.train_radius), self.loss_weights,
                                 self.affinity_weighted_disp, self.pair_regions(batched_inputs, labels),
-                                self.region_boundaries, self.region_mean_weight)
+                                self.region_boundaries, self.region_mean_weight, self.region_centroid_weight)
         results = []
         for image in images:
             batch = torch.stack([image, image.flip(-1)]) if self.test_flip else image[None]

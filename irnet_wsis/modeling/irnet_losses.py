@@ -17,8 +17,8 @@ import torch
 
 from ..layers.pixel_pairs import PixelPairs
 
-__all__ = ["pair_sets", "same_region_pairs", "displacement_losses", "region_mean_loss", "boundary_losses",
-           "irnet_losses"]
+__all__ = ["pair_sets", "same_region_pairs", "displacement_losses", "region_mean_loss", "region_centroid_loss",
+           "boundary_losses", "irnet_losses"]
 
 
 def pair_sets(labels: torch.Tensor, pairs: PixelPairs):
@@ -75,17 +75,51 @@ def region_mean_loss(displacement: torch.Tensor, regions: torch.Tensor) -> torch
     Returns:
         scalar, stride-4 pixels (0, in the graph, without any region).
     """
-    n, _, h, w = displacement.shape
+    n = displacement.shape[0]
+    inside, index, count = _region_index(regions)
+    if count == 0:
+        return displacement.sum() * 0.0
+    values = displacement.reshape(n, 2, -1).permute(0, 2, 1)[inside]  # (M, 2)
+    sums = values.new_zeros(count, 2).index_add_(0, index, values)
+    counts = values.new_zeros(count).index_add_(0, index, torch.ones_like(values[:, 0]))
+    return (sums / counts[:, None]).abs().sum(dim=1).mean()
+
+
+def _region_index(regions: torch.Tensor):
+    """regions (N, h, w) long ids (-1: none) -> (inside (N, hw) bool, index (M,) of each inside pixel's region
+    among the batch's regions, number of regions)."""
+    n = regions.shape[0]
     ids = regions.long().reshape(n, -1)
     inside = ids >= 0
     keys = (torch.arange(n, device=ids.device)[:, None] * (int(ids.max().clamp(min=0)) + 1) + ids)[inside]
-    values = displacement.reshape(n, 2, -1).permute(0, 2, 1)[inside]  # (M, 2)
-    if keys.numel() == 0:
-        return displacement.sum() * 0.0
     unique, index = torch.unique(keys, return_inverse=True)
-    sums = values.new_zeros(len(unique), 2).index_add_(0, index, values)
-    counts = values.new_zeros(len(unique)).index_add_(0, index, torch.ones_like(values[:, 0]))
-    return (sums / counts[:, None]).abs().sum(dim=1).mean()
+    return inside, index, len(unique)
+
+
+def region_centroid_loss(displacement: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
+    """Mean over regions of the mean over their pixels x of |D(x) - (c - x)|_1, c the region's mean position.
+
+    Each pixel is told where its region's centroid is, not only (Eq. 5) where it lies relative to the
+    other pixels of the region: the field must jump at the seam between two touching regions.
+
+    Args:
+        displacement: D (N, 2, h, w) in stride-4 pixels. regions: (N, h, w) long ids, -1 for none.
+    Returns:
+        scalar, stride-4 pixels (0, in the graph, without any region).
+    """
+    n, _, h, w = displacement.shape
+    inside, index, count = _region_index(regions)
+    if count == 0:
+        return displacement.sum() * 0.0
+    ys, xs = torch.meshgrid(torch.arange(h, device=displacement.device, dtype=displacement.dtype),
+                            torch.arange(w, device=displacement.device, dtype=displacement.dtype), indexing="ij")
+    position = torch.stack([ys, xs]).reshape(2, -1).t()[None].expand(n, -1, -1)[inside]  # (M, 2)
+    ones = position.new_ones(len(position))
+    pixels = position.new_zeros(count).index_add_(0, index, ones)
+    centroid = position.new_zeros(count, 2).index_add_(0, index, position) / pixels[:, None]
+    values = displacement.reshape(n, 2, -1).permute(0, 2, 1)[inside]  # (M, 2)
+    error = (values - (centroid[index] - position)).abs().sum(dim=1)
+    return (position.new_zeros(count).index_add_(0, index, error) / pixels).mean()
 
 
 def boundary_losses(boundary: torch.Tensor, pos_fg, pos_bg, neg, pairs: PixelPairs, eps: float = 1e-5, aff=None):
@@ -107,7 +141,7 @@ def boundary_losses(boundary: torch.Tensor, pos_fg, pos_bg, neg, pairs: PixelPai
 
 def irnet_losses(displacement, boundary, labels, pairs: PixelPairs, weights=(1.0, 1.0, 1.0),
                  affinity_weighted_disp=False, regions=None, region_boundaries=False,
-                 region_mean_weight=0.0) -> Dict[str, torch.Tensor]:
+                 region_mean_weight=0.0, region_centroid_weight=0.0) -> Dict[str, torch.Tensor]:
     """Eq. 9 as a Detectron2 loss dict (summed by the trainer).
 
     Args:
@@ -121,6 +155,8 @@ def irnet_losses(displacement, boundary, labels, pairs: PixelPairs, weights=(1.0
             as negative pairs (and not as P+fg), so that B learns the boundaries between regions.
         region_mean_weight: > 0 (with ``regions``): adds ``loss_disp_region_mean``, this weight times
             ``region_mean_loss``. 0: the paper.
+        region_centroid_weight: > 0 (with ``regions``): adds ``loss_disp_region_centroid``, this weight
+            times ``region_centroid_loss``. 0: the paper.
     """
     pos_fg, pos_bg, neg = pair_sets(labels, pairs)
     aff = pairs.affinity(boundary)
@@ -141,4 +177,6 @@ def irnet_losses(displacement, boundary, labels, pairs: PixelPairs, weights=(1.0
     }
     if region_mean_weight > 0 and regions is not None:
         losses["loss_disp_region_mean"] = region_mean_weight * region_mean_loss(displacement, regions)
+    if region_centroid_weight > 0 and regions is not None:
+        losses["loss_disp_region_centroid"] = region_centroid_weight * region_centroid_loss(displacement, regions)
     return losses
