@@ -64,11 +64,8 @@ def main():
         for p in planes:
             confusion["cam", p].update(cam_label_map(cams["cam_full"].astype(np.float32), classes, p), gt)
         for beta, steps in settings:
-            if len(classes) == 0:
-                scores = torch.zeros(0, *size)
-            else:
-                scores = semantic_scores(torch.from_numpy(cams["cam_stride4"].astype(np.float32)), boundary, size,
-                                         cfg.MODEL.IRNET.INFER_RADIUS, beta, steps)
+            scores = semantic_scores(torch.from_numpy(cams["cam_stride4"].astype(np.float32)), boundary, size,
+                                     cfg.MODEL.IRNET.INFER_RADIUS, beta, steps)
             for p in planes:
                 confusion[(beta, steps), p].update(semantic_labels(scores, classes, p), gt)
     miou = {k: 100.0 * c.miou() for k, c in confusion.items()}

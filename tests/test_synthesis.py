@@ -69,6 +69,9 @@ def test_no_classes_gives_nothing():
     out = synthesize_instances(torch.zeros(0, 4, 4), torch.zeros(0, dtype=torch.long), torch.zeros(2, 4, 4),
                                torch.zeros(4, 4), (16, 16))
     assert out == []
+    # semantic labels of an image without classes: all background, image-sized (the walk has no map)
+    labels = synthesize_semantic(torch.zeros(0, 4, 4), torch.zeros(0, dtype=torch.long), torch.zeros(4, 4), (15, 13))
+    assert labels.shape == (15, 13) and labels.dtype == np.uint8 and not labels.any()
 
 
 def test_mismatched_shapes_raise():

@@ -16,6 +16,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..errors import bad_input
+from ..pseudo.synthesis import semantic_labels
 from .apr import decode_rle, evaluate_apr
 from .miou import SemanticConfusion
 
@@ -60,11 +61,7 @@ def cam_label_map(cams, classes, threshold):
     Returns:
         uint8 (H, W) class label map (0 background, c + 1 for class c).
     """
-    cams = np.asarray(cams, dtype=np.float32)
-    h, w = cams.shape[1:]
-    scores = np.concatenate([np.full((1, h, w), threshold, np.float32), cams], axis=0)
-    lookup = np.concatenate([[0], np.asarray(classes, dtype=np.int64) + 1]).astype(np.uint8)
-    return lookup[scores.argmax(axis=0)]
+    return semantic_labels(np.asarray(cams, dtype=np.float32), np.asarray(classes, dtype=np.int64), threshold)
 
 
 def sweep_cam_thresholds(load_cams, gt_records, thresholds, num_classes, per_class=False):

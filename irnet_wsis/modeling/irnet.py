@@ -53,13 +53,11 @@ class IRNet(nn.Module):
         if region_boundaries and disp_pairs_within == "class":
             raise ValueError("MODEL.IRNET.REGION_BOUNDARIES needs MODEL.IRNET.DISP_PAIRS_WITHIN region or instance")
         self.region_boundaries = region_boundaries
-        if region_mean_weight > 0 and disp_pairs_within == "class":
-            raise ValueError("MODEL.IRNET.LOSS_WEIGHT_DISP_REGION_MEAN needs MODEL.IRNET.DISP_PAIRS_WITHIN region "
-                             "or instance")
+        for key, weight in (("REGION_MEAN", region_mean_weight), ("REGION_CENTROID", region_centroid_weight)):
+            if weight > 0 and disp_pairs_within == "class":
+                raise ValueError(f"MODEL.IRNET.LOSS_WEIGHT_DISP_{key} needs MODEL.IRNET.DISP_PAIRS_WITHIN region "
+                                 "or instance")
         self.region_mean_weight = region_mean_weight
-        if region_centroid_weight > 0 and disp_pairs_within == "class":
-            raise ValueError("MODEL.IRNET.LOSS_WEIGHT_DISP_REGION_CENTROID needs MODEL.IRNET.DISP_PAIRS_WITHIN "
-                             "region or instance")
         self.region_centroid_weight = region_centroid_weight
         if freeze_backbone:
             for p in self.backbone.parameters():

@@ -9,7 +9,8 @@ regions of one class are two instances.
 Eq. 5 fixes D only up to a constant per region, so two touching regions can share
 one centroid at no cost; optionally (not the paper) ``region_mean_loss`` asks the
 mean of D over each region to be zero, which makes each region's field point at
-the region's own mean position.
+the region's own mean position, and ``region_centroid_loss`` asks every pixel's
+D to point at that position.
 """
 from typing import Dict
 
@@ -76,24 +77,23 @@ def region_mean_loss(displacement: torch.Tensor, regions: torch.Tensor) -> torch
         scalar, stride-4 pixels (0, in the graph, without any region).
     """
     n = displacement.shape[0]
-    inside, index, count = _region_index(regions)
-    if count == 0:
+    inside, index, pixels = _region_index(regions)
+    if len(pixels) == 0:
         return displacement.sum() * 0.0
     values = displacement.reshape(n, 2, -1).permute(0, 2, 1)[inside]  # (M, 2)
-    sums = values.new_zeros(count, 2).index_add_(0, index, values)
-    counts = values.new_zeros(count).index_add_(0, index, torch.ones_like(values[:, 0]))
-    return (sums / counts[:, None]).abs().sum(dim=1).mean()
+    sums = values.new_zeros(len(pixels), 2).index_add_(0, index, values)
+    return (sums / pixels[:, None].to(values.dtype)).abs().sum(dim=1).mean()
 
 
 def _region_index(regions: torch.Tensor):
-    """regions (N, h, w) long ids (-1: none) -> (inside (N, hw) bool, index (M,) of each inside pixel's region
-    among the batch's regions, number of regions)."""
+    """regions (N, h, w) long ids (-1: none) -> inside (N, hw) bool; index (M,) of each inside pixel's region
+    among the batch's regions (equal ids in two images are two regions); pixels (R,) long, each region's size."""
     n = regions.shape[0]
     ids = regions.long().reshape(n, -1)
     inside = ids >= 0
     keys = (torch.arange(n, device=ids.device)[:, None] * (int(ids.max().clamp(min=0)) + 1) + ids)[inside]
-    unique, index = torch.unique(keys, return_inverse=True)
-    return inside, index, len(unique)
+    _, index, pixels = torch.unique(keys, return_inverse=True, return_counts=True)
+    return inside, index, pixels
 
 
 def region_centroid_loss(displacement: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
@@ -108,14 +108,13 @@ def region_centroid_loss(displacement: torch.Tensor, regions: torch.Tensor) -> t
         scalar, stride-4 pixels (0, in the graph, without any region).
     """
     n, _, h, w = displacement.shape
-    inside, index, count = _region_index(regions)
-    if count == 0:
+    inside, index, pixels = _region_index(regions)
+    if len(pixels) == 0:
         return displacement.sum() * 0.0
+    count, pixels = len(pixels), pixels.to(displacement.dtype)
     ys, xs = torch.meshgrid(torch.arange(h, device=displacement.device, dtype=displacement.dtype),
                             torch.arange(w, device=displacement.device, dtype=displacement.dtype), indexing="ij")
     position = torch.stack([ys, xs]).reshape(2, -1).t()[None].expand(n, -1, -1)[inside]  # (M, 2)
-    ones = position.new_ones(len(position))
-    pixels = position.new_zeros(count).index_add_(0, index, ones)
     centroid = position.new_zeros(count, 2).index_add_(0, index, position) / pixels[:, None]
     values = displacement.reshape(n, 2, -1).permute(0, 2, 1)[inside]  # (M, 2)
     error = (values - (centroid[index] - position)).abs().sum(dim=1)

@@ -27,16 +27,28 @@ def upsample_scores(scores: torch.Tensor, image_size) -> torch.Tensor:
     """(M, h, w) stride-4 scores -> (M, H, W): bilinear x4, cropped to the image."""
     h, w = scores.shape[-2:]
     H, W = image_size
+    if len(scores) == 0:  # no maps (an image without classes): interpolate refuses empty tensors
+        return scores.new_zeros(0, H, W)
     up = F.interpolate(scores[None], size=(4 * h, 4 * w), mode="bilinear", align_corners=False)[0]
     return up[:, :H, :W]
 
 
+def _normalized(scores: torch.Tensor) -> torch.Tensor:
+    """(M, H, W) scores divided by their maximum over all maps."""
+    peak = scores.max() if scores.numel() else scores.new_tensor(0.0)
+    return scores / peak.clamp(min=1e-5)
+
+
+def _label_with_plane(scores: torch.Tensor, threshold: float) -> torch.Tensor:
+    """(M, H, W) -> label (H, W) long: 0 where a constant plane at ``threshold`` wins, m + 1 for map m."""
+    plane = scores.new_full((1,) + tuple(scores.shape[1:]), threshold)
+    return torch.cat([plane, scores]).argmax(dim=0)
+
+
 def _argmax_with_background(scores: torch.Tensor, threshold: float):
     """(M, H, W) -> (label (H, W) long: 0 background, m + 1 for map m; normalised scores (M, H, W))."""
-    peak = scores.max() if scores.numel() else scores.new_tensor(0.0)
-    normalized = scores / peak.clamp(min=1e-5)
-    plane = torch.full_like(normalized[:1], threshold)
-    return torch.cat([plane, normalized]).argmax(dim=0), normalized
+    normalized = _normalized(scores)
+    return _label_with_plane(normalized, threshold), normalized
 
 
 def _components(label, normalized, owners, image_area, min_area_fraction):
@@ -98,8 +110,7 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, meth
         return []
     if method == "cam":
         scores = upsample_scores(cams, image_size)
-        label = torch.cat([torch.full_like(scores[:1], cam_threshold), scores]).argmax(dim=0)
-        return _components(label, scores, classes.tolist(), H * W, min_area_fraction)
+        return _components(_label_with_plane(scores, cam_threshold), scores, classes.tolist(), H * W, min_area_fraction)
     if method == "boundary":
         scores = upsample_scores(_walk(cams, boundary, radius, beta, steps), image_size)
         label, normalized = _argmax_with_background(scores, background_threshold)
@@ -127,13 +138,13 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, meth
 
 def semantic_scores(cams, boundary, image_size, radius=5, beta=10, steps=256):
     """Class CAMs (K, h, w) at stride 4 propagated by the walk of B (h, w) -> (K, H, W) divided by their maximum."""
-    scores = upsample_scores(_walk(torch.as_tensor(cams).float(), boundary, radius, beta, steps), image_size)
-    return scores / scores.max().clamp(min=1e-5) if scores.numel() else scores
+    return _normalized(upsample_scores(_walk(torch.as_tensor(cams).float(), boundary, radius, beta, steps), image_size))
 
 
 def semantic_labels(scores, classes, background_threshold):
-    """Normalised class scores (K, H, W) of ``classes`` (K,) -> uint8 (H, W): 0 background, c + 1 class c."""
-    label = torch.cat([torch.full_like(scores[:1], background_threshold), scores]).argmax(dim=0)
+    """Class scores (K, H, W) of ``classes`` (K,) against a constant background plane -> uint8 (H, W) class
+    label map: 0 background, c + 1 class c."""
+    label = _label_with_plane(torch.as_tensor(scores, dtype=torch.float32), background_threshold)
     lookup = torch.cat([torch.zeros(1, dtype=torch.long), torch.as_tensor(classes).long().reshape(-1) + 1])
     return lookup[label].cpu().numpy().astype(np.uint8)
 
@@ -142,9 +153,6 @@ def synthesize_semantic(cams, classes, boundary, image_size, radius=5, beta=10, 
     """Pseudo semantic labels (Table 2): uint8 (H, W), 0 background, c + 1 class c."""
     cams = torch.as_tensor(cams).float()
     classes = torch.as_tensor(classes).long().reshape(-1)
-    H, W = image_size
     _check_shapes(cams, classes, image_size, None, boundary)
-    if len(classes) == 0:
-        return np.zeros((H, W), np.uint8)
     return semantic_labels(semantic_scores(cams, boundary, image_size, radius, beta, steps), classes,
                            background_threshold)
