@@ -157,7 +157,7 @@ def count_centroids(cfg, d, cam_max, fg4, objects4):
 
     s = cfg.SYNTHESIS
     if s.CENTROID_RULE == "landing":
-        ty, tx = landing_cells(refine_displacement(d, s.REFINE_ITERATIONS))
+        ty, tx = landing_cells(refine_displacement(d, s.REFINE_ITERATIONS, s.REFINE_MIN_NORM))
         comps, k = landing_components((ty, tx), cam_max, s.CENTROID_MIN_MASS)
         lands_in = torch.from_numpy(comps.astype(np.int64))[ty, tx]  # (h, w) component each pixel lands in
         mass = torch.zeros(k + 1).index_add_(0, lands_in.flatten(), cam_max.flatten())

@@ -153,6 +153,14 @@ def add_irnet_config(cfg):
     _C.INPUT.IRNET.RESIZE_LONG = (320, 640)
     _C.INPUT.IRNET.CROP_SIZE = 512
     _C.INPUT.IRNET.FLIP = True
+    # Not the paper (irnet_wsis/data/copy_paste.py): chance that a training image gets one instance region of
+    # another training image pasted so that it overlaps or touches a region of the same class (needs
+    # MODEL.IRNET.DISP_PAIRS_WITHIN "instance"), so IRNet sees touching objects of one class as two regions.
+    # Donor regions of COPY_PASTE_CELLS (min, max) stride-4 cells; centroid distance drawn in
+    # COPY_PASTE_DISTANCE x (r_target + r_donor), r = sqrt(area / pi).
+    _C.INPUT.IRNET.COPY_PASTE_PROB = 0.0
+    _C.INPUT.IRNET.COPY_PASTE_CELLS = (8, 400)
+    _C.INPUT.IRNET.COPY_PASTE_DISTANCE = (0.7, 1.0)
 
     # ------------------------------------------------------------------ #
     # Stages 4-5: instances and label synthesis (Sec. 5)
@@ -160,6 +168,9 @@ def add_irnet_config(cfg):
     _C.SYNTHESIS = CN()
     # Eq. 10 refinement iterations; paper 100 (code: 300).
     _C.SYNTHESIS.REFINE_ITERATIONS = 100
+    # > 0 (not the paper): vectors of D shorter than this (stride-4 pixels) are zero before Eq. 10, so that
+    # the small field left on background does not drift, summed over the iterations, into false centroids.
+    _C.SYNTHESIS.REFINE_MIN_NORM = 0.0
     _C.SYNTHESIS.SUBTRACT_MEAN = True
     # Candidate centroid: |D| below this many pixels at stride 4 (code: 2.5).
     _C.SYNTHESIS.CENTROID_THRESHOLD = 2.5

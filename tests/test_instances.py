@@ -99,3 +99,22 @@ def test_landing_rule_finds_small_objects_and_no_background_centroid():
     # too little mass: no centroid at all
     assert landing_components(landing_cells(refine_displacement(d, 10)), cam, min_mass=20.0)[1] == 0
     _assert_two_instances(*instance_map(d, iterations=10, landing_weights=cam, min_landing_mass=2.0), left, right)
+
+
+def test_min_norm_stops_the_drift_of_a_small_background_field():
+    h, w = 8, 16
+    drift = torch.zeros(2, h, w)
+    drift[1] = 0.2  # a fifth of a cell to the right: never leaves its cell in one step
+    cam = torch.full((h, w), 0.3)
+    refined = refine_displacement(drift, iterations=100)
+    assert torch.all(landing_cells(refined)[1] == w - 1)  # summed 100 times, it carries every pixel to the edge
+    assert landing_components(landing_cells(refined), cam, min_mass=2.0)[1] == 1  # a false centroid there
+    still = refine_displacement(drift, iterations=100, min_norm=0.5)
+    assert torch.equal(still, torch.zeros(2, h, w))
+    assert landing_components(landing_cells(still), cam, min_mass=2.0)[1] == 0
+
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    left, right = xs < 8, xs >= 8
+    exact = _field_to(h, w, [(4, 3), (4, 12)], [left, right])  # |D| < 0.5 only at the centres themselves
+    inst, k = instance_map(exact, iterations=100, landing_weights=cam, min_landing_mass=2.0, min_norm=0.5)
+    assert k == 2 and len(set(inst[left].tolist())) == 1 and inst[left][0] != inst[right][0]

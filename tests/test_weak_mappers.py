@@ -39,3 +39,33 @@ def test_missing_region_file_is_a_one_line_error(tmp_path):
                                 pad_pixel=(0, 0, 0))
     with pytest.raises(BadInputError, match="instance region file not found"):
         mapper(record)
+
+
+def test_pasted_regions_follow_the_labels_too(tmp_path):
+    from irnet_wsis.data.copy_paste import RegionPaster
+
+    record = _files(tmp_path)
+    paster = RegionPaster([record], "RGB", stride=4, prob=1.0, min_cells=1, max_cells=1000)
+    mapper = IRNetDatasetMapper(True, image_format="RGB", resize_long=(40, 72), crop_size=48, flip=True,
+                                pad_pixel=(0, 0, 0), copy_paste=paster)
+    np.random.seed(0)
+    new_ids = set()
+    for _ in range(8):
+        out = mapper(record)
+        label, region = out["relation_label"], out["relation_region"]
+        in_region = (region > 0) & (region != 255)
+        assert bool((in_region == (label == 3)).all())
+        new_ids |= set(region[in_region & (region != 7)].tolist())
+    assert new_ids == {1}  # the pasted region takes the smallest free id
+
+
+def test_copy_paste_needs_instance_regions():
+    from detectron2.config import get_cfg
+
+    from irnet_wsis.config import add_irnet_config
+
+    cfg = get_cfg()
+    add_irnet_config(cfg)
+    cfg.INPUT.IRNET.COPY_PASTE_PROB = 0.5
+    with pytest.raises(ValueError, match="COPY_PASTE_PROB"):
+        IRNetDatasetMapper(cfg, is_train=True, donors=[{"image_id": "x"}])

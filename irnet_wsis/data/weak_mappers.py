@@ -18,7 +18,8 @@ from PIL import Image
 
 from ..errors import bad_input
 
-__all__ = ["RandomResizeLongSide", "CAMDatasetMapper", "IRNetDatasetMapper", "read_image_or_fail", "pad_crop"]
+__all__ = ["RandomResizeLongSide", "CAMDatasetMapper", "IRNetDatasetMapper", "read_image_or_fail", "read_stride_map",
+           "pad_crop"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,24 @@ def read_image_or_fail(record, fmt):
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
     return image
+
+
+def read_stride_map(record, image_hw, stride, key="relation_file_name", what="relation label"):
+    """The stride-``stride`` uint8 map in ``record[key]``, repeated (nearest) to (H, W) = ``image_hw``.
+
+    Raises a one-line BadInputError (file, image id) when it is missing or its size does not fit the image.
+    """
+    path = record[key]
+    try:
+        label = np.asarray(Image.open(path), dtype=np.uint8)
+    except FileNotFoundError as e:
+        raise bad_input(path, f"{what} file not found; run --stages relations", record.get("image_id")) from e
+    expected = tuple((v + stride - 1) // stride for v in image_hw)
+    if label.shape != expected:
+        raise bad_input(path, f"{what} size {label.shape} != stride-{stride} image size {expected}",
+                        record.get("image_id"))
+    full = np.repeat(np.repeat(label, stride, 0), stride, 1)
+    return full[: image_hw[0], : image_hw[1]]
 
 
 def pad_crop(image, label, crop_size, pad_pixel, rng=np.random):
@@ -144,12 +163,15 @@ class IRNetDatasetMapper:
     ``[::4, ::4]`` so it is exactly the stride-4 grid of the crop. A record with
     ``relation_region_file_name`` (instance regions, ``split_by_peaks``) also
     gives "relation_region" (S/4, S/4) long, transformed the same way (0 and
-    255: no region).
+    255: no region). With ``copy_paste`` (a ``RegionPaster``, INPUT.IRNET.COPY_PASTE_PROB > 0), training
+    images may get one instance region of another image pasted beside a region of its class first.
     """
 
     @configurable
-    def __init__(self, is_train, *, image_format, resize_long, crop_size, flip, pad_pixel, stride=4):
+    def __init__(self, is_train, *, image_format, resize_long, crop_size, flip, pad_pixel, stride=4,
+                 copy_paste=None):
         self.is_train = is_train
+        self.copy_paste = copy_paste
         self.image_format = image_format
         self.augmentations = T.AugmentationList(_augmentations(resize_long, flip))
         self.crop_size = crop_size
@@ -157,8 +179,9 @@ class IRNetDatasetMapper:
         self.stride = stride
 
     @classmethod
-    def from_config(cls, cfg, is_train=True):
-        return {
+    def from_config(cls, cfg, is_train=True, donors=None):
+        """donors: the training records (with instance region files) that copy-paste takes regions from."""
+        ret = {
             "is_train": is_train,
             "image_format": cfg.INPUT.FORMAT,
             "resize_long": cfg.INPUT.IRNET.RESIZE_LONG,
@@ -167,20 +190,20 @@ class IRNetDatasetMapper:
             "pad_pixel": [round(v) for v in cfg.MODEL.PIXEL_MEAN],
             "stride": cfg.RELATIONS.OUTPUT_STRIDE,
         }
+        if is_train and cfg.INPUT.IRNET.COPY_PASTE_PROB > 0:
+            if cfg.MODEL.IRNET.DISP_PAIRS_WITHIN != "instance" or not donors:
+                raise ValueError("INPUT.IRNET.COPY_PASTE_PROB > 0 needs MODEL.IRNET.DISP_PAIRS_WITHIN instance and "
+                                 "the training records (instance region files)")
+            from .copy_paste import RegionPaster
+
+            ret["copy_paste"] = RegionPaster(
+                donors, cfg.INPUT.FORMAT, stride=ret["stride"], prob=cfg.INPUT.IRNET.COPY_PASTE_PROB,
+                min_cells=cfg.INPUT.IRNET.COPY_PASTE_CELLS[0], max_cells=cfg.INPUT.IRNET.COPY_PASTE_CELLS[1],
+                distance=tuple(cfg.INPUT.IRNET.COPY_PASTE_DISTANCE))
+        return ret
 
     def read_relation_label(self, record, image_hw, key="relation_file_name", what="relation label"):
-        path = record[key]
-        try:
-            label = np.asarray(Image.open(path), dtype=np.uint8)
-        except FileNotFoundError as e:
-            raise bad_input(path, f"{what} file not found; run --stages relations",
-                            record.get("image_id")) from e
-        expected = tuple((v + self.stride - 1) // self.stride for v in image_hw)
-        if label.shape != expected:
-            raise bad_input(path, f"{what} size {label.shape} != stride-{self.stride} image size {expected}",
-                            record.get("image_id"))
-        full = np.repeat(np.repeat(label, self.stride, 0), self.stride, 1)
-        return full[: image_hw[0], : image_hw[1]]
+        return read_stride_map(record, image_hw, self.stride, key, what)
 
     def __call__(self, record):
         record = copy.deepcopy(record)
@@ -190,12 +213,16 @@ class IRNetDatasetMapper:
             out["image"] = _to_tensor(image)
             return out
         label = self.read_relation_label(record, image.shape[:2])
-        aug = T.AugInput(image, sem_seg=label)
-        transforms = self.augmentations(aug)
-        maps = aug.sem_seg
+        region = None
         if "relation_region_file_name" in record:
             region = self.read_relation_label(record, image.shape[:2], "relation_region_file_name",
                                               "instance region")
+            if self.copy_paste is not None:
+                image, label, region = self.copy_paste(image, label, region)
+        aug = T.AugInput(image, sem_seg=label)
+        transforms = self.augmentations(aug)
+        maps = aug.sem_seg
+        if region is not None:
             maps = np.stack([maps, transforms.apply_segmentation(region)], axis=-1)
         image, maps = pad_crop(aug.image, maps, self.crop_size, self.pad_pixel)
         maps = torch.as_tensor(maps[:: self.stride, :: self.stride].astype(np.int64))

@@ -48,7 +48,7 @@ class IRNetTrainer(StageTrainer):
         return model
 
     def build_train_loader(self, cfg):
-        mapper = IRNetDatasetMapper(cfg, is_train=True)
+        mapper = IRNetDatasetMapper(cfg, is_train=True, donors=self._records)
         if self._records is None:
             return build_detection_train_loader(cfg, mapper=mapper)
         return build_detection_train_loader(

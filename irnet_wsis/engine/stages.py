@@ -302,6 +302,7 @@ def synthesis_kwargs(cfg, method=None):
         "beta": s.BETA,
         "steps": s.RANDOM_WALK_STEPS,
         "refine_iterations": s.REFINE_ITERATIONS,
+        "refine_min_norm": s.REFINE_MIN_NORM,
         "centroid_threshold": s.CENTROID_THRESHOLD,
         "centroid_cam_threshold": s.CENTROID_CAM_THRESHOLD,
         "centroid_rule": s.CENTROID_RULE,

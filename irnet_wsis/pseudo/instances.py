@@ -21,8 +21,16 @@ from scipy import ndimage
 __all__ = ["refine_displacement", "centroid_components", "landing_cells", "landing_components", "instance_map"]
 
 
-def refine_displacement(displacement: torch.Tensor, iterations: int = 100) -> torch.Tensor:
-    """Eq. 10 on D (2, h, w) (dy, dx in grid pixels) -> refined (2, h, w)."""
+def refine_displacement(displacement: torch.Tensor, iterations: int = 100, min_norm: float = 0.0) -> torch.Tensor:
+    """Eq. 10 on D (2, h, w) (dy, dx in grid pixels) -> refined (2, h, w).
+
+    min_norm > 0 (not the paper): vectors shorter than ``min_norm`` grid pixels are zero first. A vector under
+    half a cell does not leave its cell, yet Eq. 10 adds it up 100 times: on background, where the trained D
+    is small but not zero (median 0.03 cells on synthetic train), that drift gathers pixels into groups that
+    the landing rule takes for centroids.
+    """
+    if min_norm > 0:
+        displacement = displacement * (displacement.norm(dim=0, keepdim=True) >= min_norm)
     _, h, w = displacement.shape
     ys, xs = torch.meshgrid(torch.arange(h, device=displacement.device), torch.arange(w, device=displacement.device),
                             indexing="ij")
@@ -80,7 +88,7 @@ def landing_components(cells, weights: torch.Tensor, min_mass: float = 2.0):
 
 def instance_map(displacement: torch.Tensor, iterations: int = 100, centroid_threshold: float = 2.5,
                  mean_displacement: torch.Tensor = None, foreground=None, landing_weights=None,
-                 min_landing_mass: float = 2.0):
+                 min_landing_mass: float = 2.0, min_norm: float = 0.0):
     """Class-agnostic instance map I from D (2, h, w).
 
     Args:
@@ -88,6 +96,7 @@ def instance_map(displacement: torch.Tensor, iterations: int = 100, centroid_thr
         foreground: bool (h, w): where candidate centroids may lie, or None (anywhere, the paper).
         landing_weights: (h, w) float, or None. Given: the landing rule (``landing_components`` with
             ``min_landing_mass``) finds the centroids instead of |D| < centroid_threshold.
+        min_norm: ``refine_displacement``'s (vectors shorter than it are zero before Eq. 10).
     Returns:
         I: long (h, w) instance ids 0..K-1, and K (>= 1).
     """
@@ -95,7 +104,7 @@ def instance_map(displacement: torch.Tensor, iterations: int = 100, centroid_thr
     if mean_displacement is not None:
         d = d - torch.as_tensor(mean_displacement, dtype=d.dtype, device=d.device).view(2, 1, 1)
     _, h, w = d.shape
-    ty, tx = landing_cells(refine_displacement(d, iterations))
+    ty, tx = landing_cells(refine_displacement(d, iterations, min_norm))
     if landing_weights is not None:
         components, k = landing_components((ty, tx), torch.as_tensor(landing_weights), min_landing_mass)
     else:
