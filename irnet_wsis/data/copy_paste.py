@@ -66,7 +66,8 @@ class RegionPaster:
 
     Args:
         records: training records with "file_name", "relation_file_name" and "relation_region_file_name".
-        image_format: the mapper's INPUT.FORMAT. stride: stride of the relation files. prob: chance that an image gets a paste.
+        image_format: the mapper's INPUT.FORMAT. stride: stride of the relation files.
+        prob: chance that an image gets a paste.
         min_cells, max_cells: sizes (stride-4 cells) of the donor regions that may be pasted.
         distance: (lo, hi) range of the centroid distance in units of r_target + r_donor.
     """
@@ -109,7 +110,7 @@ class RegionPaster:
         donor = self.records[donor_index]
         donor_image = read_image_or_fail(donor, self.image_format)
         cells = read_stride_map(donor, donor_image.shape[:2], self.stride, "relation_region_file_name",
-                                "instance region")[:: self.stride, :: self.stride]
+                                "instance region")
         donor_mask = upsample_region(cells == donor_id, self.stride, donor_image.shape[:2])
         if not donor_mask.any():
             return image, label, region

@@ -52,7 +52,7 @@ def read_image_or_fail(record, fmt):
 
 
 def read_stride_map(record, image_hw, stride, key="relation_file_name", what="relation label"):
-    """The stride-``stride`` uint8 map in ``record[key]``, repeated (nearest) to (H, W) = ``image_hw``.
+    """The uint8 (ceil(H / stride), ceil(W / stride)) map in ``record[key]``, for an image of (H, W) = ``image_hw``.
 
     Raises a one-line BadInputError (file, image id) when it is missing or its size does not fit the image.
     """
@@ -65,8 +65,7 @@ def read_stride_map(record, image_hw, stride, key="relation_file_name", what="re
     if label.shape != expected:
         raise bad_input(path, f"{what} size {label.shape} != stride-{stride} image size {expected}",
                         record.get("image_id"))
-    full = np.repeat(np.repeat(label, stride, 0), stride, 1)
-    return full[: image_hw[0], : image_hw[1]]
+    return label
 
 
 def pad_crop(image, label, crop_size, pad_pixel, rng=np.random):
@@ -194,7 +193,7 @@ class IRNetDatasetMapper:
             if cfg.MODEL.IRNET.DISP_PAIRS_WITHIN != "instance" or not donors:
                 raise ValueError("INPUT.IRNET.COPY_PASTE_PROB > 0 needs MODEL.IRNET.DISP_PAIRS_WITHIN instance and "
                                  "the training records (instance region files)")
-            from .copy_paste import RegionPaster
+            from .copy_paste import RegionPaster  # here: copy_paste imports this module's readers
 
             ret["copy_paste"] = RegionPaster(
                 donors, cfg.INPUT.FORMAT, stride=ret["stride"], prob=cfg.INPUT.IRNET.COPY_PASTE_PROB,
@@ -203,7 +202,10 @@ class IRNetDatasetMapper:
         return ret
 
     def read_relation_label(self, record, image_hw, key="relation_file_name", what="relation label"):
-        return read_stride_map(record, image_hw, self.stride, key, what)
+        """``read_stride_map`` repeated (nearest) to the image's (H, W)."""
+        label = read_stride_map(record, image_hw, self.stride, key, what)
+        full = np.repeat(np.repeat(label, self.stride, 0), self.stride, 1)
+        return full[: image_hw[0], : image_hw[1]]
 
     def __call__(self, record):
         record = copy.deepcopy(record)
