@@ -100,12 +100,14 @@ class RegionPaster:
         """Full-resolution (image, label, region) of the target -> the same, maybe with one pasted region."""
         if rng.rand() >= self.prob:
             return image, label, region
-        ids = [rid for rid in np.unique(region) if rid not in (0, 255) and int(label[region == rid][0]) in self.bank]
-        free = set(range(1, 255)) - set(np.unique(region).tolist())
+        present = np.unique(region)
+        values = {rid: int(label[region == rid][0]) for rid in present if rid not in (0, 255)}  # region -> class + 1
+        ids = [rid for rid, value in values.items() if value in self.bank]
+        free = set(range(1, 255)) - set(present.tolist())
         if not ids or not free:
             return image, label, region
-        target = region == ids[rng.randint(len(ids))]
-        value = int(label[target][0])
+        target_id = ids[rng.randint(len(ids))]
+        target, value = region == target_id, values[target_id]
         donor_index, donor_id = self.bank[value][rng.randint(len(self.bank[value]))]
         donor = self.records[donor_index]
         donor_image = read_image_or_fail(donor, self.image_format)
