@@ -150,7 +150,11 @@ def add_irnet_config(cfg):
     _C.MODEL.IRNET.TEST_FLIP = True
 
     _C.INPUT.IRNET = CN()
+    # Random resize before flip and crop: "long_side" (long side to a value in RESIZE_LONG pixels, as the
+    # CAM stage) or "scale" (both sides by a factor in RESIZE_SCALE: the authors' IRNet training, 0.5-1.5).
+    _C.INPUT.IRNET.RESIZE_TYPE = "long_side"
     _C.INPUT.IRNET.RESIZE_LONG = (320, 640)
+    _C.INPUT.IRNET.RESIZE_SCALE = (0.5, 1.5)
     _C.INPUT.IRNET.CROP_SIZE = 512
     _C.INPUT.IRNET.FLIP = True
     # Not the paper (irnet_wsis/data/copy_paste.py): chance that a training image gets one instance region of
@@ -168,6 +172,9 @@ def add_irnet_config(cfg):
     _C.SYNTHESIS = CN()
     # Eq. 10 refinement iterations; paper 100 (code: 300).
     _C.SYNTHESIS.REFINE_ITERATIONS = 100
+    # How Eq. 10 reads D at a point's current position: "bilinear" (the authors' code) or "nearest" (the
+    # rounded cell). docs/paper_path.md has the measurement on the synthetic set.
+    _C.SYNTHESIS.REFINE_SAMPLING = "bilinear"
     # > 0 (not the paper): vectors of D shorter than this (stride-4 pixels) are zero before Eq. 10, so that
     # the small field left on background does not drift, summed over the iterations, into false centroids.
     _C.SYNTHESIS.REFINE_MIN_NORM = 0.0
@@ -184,6 +191,8 @@ def add_irnet_config(cfg):
     # pixel weighing its max CAM, so background makes no centroid; instances.landing_components).
     _C.SYNTHESIS.CENTROID_RULE = "magnitude"
     _C.SYNTHESIS.CENTROID_MIN_MASS = 2.0
+    # Connectivity of the cells grouped into one centroid (either rule): 4 (the authors' code) or 8.
+    _C.SYNTHESIS.CENTROID_CONNECTIVITY = 4
     _C.SYNTHESIS.BETA = 10  # Hadamard power of affinities, Eq. 12
     _C.SYNTHESIS.RANDOM_WALK_STEPS = 256  # t in Eq. 13
     # Pixels whose propagated score (divided by its maximum) is under this are
@@ -216,13 +225,18 @@ def add_irnet_config(cfg):
     # Instance ground truth of the same training images, used only to measure
     # pseudo-label quality (CAM mIoU sweep, Tables 1 and 2); never for training.
     _C.PIPELINE.GT_DATASET = ""
-    # Stage solvers (CAM and IRNet) are separate from the Mask R-CNN SOLVER.
+    # Stage solvers (CAM and IRNet) are separate from the Mask R-CNN SOLVER. Learning rate at step k:
+    # BASE_LR * (1 - k / MAX_ITER) ** POLY_POWER (x the head / displacement multipliers), held at its last
+    # value past MAX_ITER.
     _C.PIPELINE.CAM_SOLVER = CN()
     _C.PIPELINE.CAM_SOLVER.BASE_LR = 0.1
     _C.PIPELINE.CAM_SOLVER.MAX_ITER = 3300  # 5 epochs of 10,582 images at batch 16 (0: no training, the network as started)
     _C.PIPELINE.CAM_SOLVER.IMS_PER_BATCH = 16
     _C.PIPELINE.CAM_SOLVER.WEIGHT_DECAY = 1e-4
-    _C.PIPELINE.CAM_SOLVER.MOMENTUM = 0.9
+    # The authors' PolyOptimizer passes weight_decay where torch's SGD takes momentum, so the networks behind the
+    # paper's numbers trained with momentum 1e-4 (plain SGD), weight decay 1e-4 per parameter group, poly power
+    # 0.9 (irnet_wsis/solver.py). 0.9 here would be a step about 10x larger at the same BASE_LR.
+    _C.PIPELINE.CAM_SOLVER.MOMENTUM = 1e-4
     _C.PIPELINE.CAM_SOLVER.POLY_POWER = 0.9
     _C.PIPELINE.CAM_SOLVER.OPTIMIZER = "SGD"  # paper; "ADAM" also accepted
     _C.PIPELINE.IRNET_SOLVER = CN()
@@ -230,7 +244,7 @@ def add_irnet_config(cfg):
     _C.PIPELINE.IRNET_SOLVER.MAX_ITER = 990  # 3 epochs at batch 32
     _C.PIPELINE.IRNET_SOLVER.IMS_PER_BATCH = 32
     _C.PIPELINE.IRNET_SOLVER.WEIGHT_DECAY = 1e-4
-    _C.PIPELINE.IRNET_SOLVER.MOMENTUM = 0.9
+    _C.PIPELINE.IRNET_SOLVER.MOMENTUM = 1e-4  # as CAM_SOLVER.MOMENTUM (the authors' effective momentum)
     _C.PIPELINE.IRNET_SOLVER.POLY_POWER = 0.9
     _C.PIPELINE.IRNET_SOLVER.OPTIMIZER = "SGD"  # paper; "ADAM" also accepted
     # Datasets registered on demand (see irnet_wsis.data.builtin).
@@ -259,7 +273,6 @@ def add_irnet_config(cfg):
 
     _C.SOLVER.OPTIMIZER = "SGD"  # read by the CAM and IRNet stage trainers only
     _C.SOLVER.POLY_LR_POWER = 0.9
-    _C.SOLVER.POLY_LR_CONSTANT_ENDING = 0.0
 
 
 def fall_back_to_cpu(cfg):

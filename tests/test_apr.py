@@ -82,3 +82,16 @@ def test_classes_without_ground_truth_are_not_averaged():
 def test_average_precision_envelope():
     # TP FP TP with 2 positives: precisions 1, .5, .667 -> envelope 1 until r=.5, .667 until r=1
     assert average_precision(np.array([1, 0, 1]), 2) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+
+
+def test_all_point_interpolation_as_the_authors_evaluated_not_11_point():
+    # two objects; ranked detections TP (0.9), FP (0.8), TP (0.7): precision 1, 1/2, 2/3 at recall 1/2, 1/2, 1.
+    # All-point (VOC 2010+, chainercv's eval_instance_segmentation_voc as the authors ran it): area under the
+    # envelope = 1/2 * 1 + 1/2 * 2/3 = 83.33. 11-point (VOC 2007): recall 0..0.5 -> 1 (6 points),
+    # 0.6..1.0 -> 2/3 (5 points): (6 + 5 * 2/3) / 11 = 84.85. The evaluation reports the first.
+    a, b = box(0, 6, 0, 6), box(10, 16, 10, 16)
+    g = {"im": [gt(0, a), gt(0, b)]}
+    p = {"im": [pred(0, a, 0.9), pred(0, box(0, 6, 12, 18), 0.8), pred(0, b, 0.7)]}
+    res = evaluate_apr(p, g, num_classes=1)
+    assert res["AP50r"] == pytest.approx(100 * (0.5 + 0.5 * 2 / 3))
+    assert res["AP50r"] != pytest.approx(100 * (6 + 5 * 2 / 3) / 11, abs=0.1)

@@ -1,4 +1,5 @@
 """Displacement field -> instances (Eq. 10, centroids, assignment)."""
+import pytest
 import torch
 
 from irnet_wsis.pseudo.instances import (
@@ -54,13 +55,53 @@ def test_mean_subtraction_and_no_centroid():
     assert k == 1 and torch.all(inst == 0)  # all pixels are one centroid component
 
 
-def test_centroid_components_are_8_connected():
+def test_centroid_candidates_touching_at_a_corner_are_two_groups_4_connected_and_one_8_connected():
     d = torch.full((2, 5, 5), 5.0)
     d[:, 1, 1] = 0
-    d[:, 2, 2] = 0  # diagonal neighbour: same component
+    d[:, 2, 2] = 0  # touches (1, 1) at a corner only
     d[:, 4, 4] = 0
-    labels, k = centroid_components(d, 1.0)
+    labels, k = centroid_components(d, 1.0)  # 4-connected: the authors' code
+    assert k == 3 and len({labels[1, 1], labels[2, 2], labels[4, 4]}) == 3
+    labels, k = centroid_components(d, 1.0, connectivity=8)
     assert k == 2 and labels[1, 1] == labels[2, 2] != labels[4, 4]
+
+
+def test_landing_groups_touching_at_a_corner_are_two_centroids_4_connected_and_one_8_connected():
+    # half the pixels of a 8x8 grid land on (2, 2), the rest on (5, 5): each landing cell's mass spreads over
+    # its 3x3 window, so the groups are the squares rows/cols 1-3 and 4-6, which meet at the corner (3,3)-(4,4)
+    h = w = 8
+    first = torch.arange(h * w).view(h, w) < 32
+    ty = torch.where(first, 2, 5)
+    tx = torch.where(first, 2, 5)
+    weights = torch.ones(h, w)
+    labels, k = landing_components((ty, tx), weights, min_mass=2.0)
+    assert k == 2 and labels[3, 3] != labels[4, 4] and labels[3, 3] > 0 and labels[4, 4] > 0
+    assert (labels > 0).sum() == 18
+    labels, k = landing_components((ty, tx), weights, min_mass=2.0, connectivity=8)
+    assert k == 1 and (labels > 0).sum() == 18
+    with pytest.raises(ValueError, match="4 or 8"):
+        landing_components((ty, tx), weights, connectivity=6)
+
+
+def test_bilinear_and_rounded_reads_of_d_land_differently():
+    # one row, D along x: 2.4 at x=0, 1 at x=3, 0 elsewhere.
+    # rounded reads: 0 -> 2.4, D(round 2.4 = 2) = 0: stays at 2.4, lands in cell 2.
+    # bilinear reads: 0 -> 2.4 -> + (0.6 D(2) + 0.4 D(3)) = 2.8 -> + 0.8 D(3) = 3.6 -> + 0.4 D(3) = 4.0,
+    # D(4) = 0: lands in cell 4. Pixel 3 goes to 4 both ways; the others stay.
+    d = torch.zeros(2, 1, 6)
+    d[1, 0, 0], d[1, 0, 3] = 2.4, 1.0
+    xs = torch.arange(6).float()
+    bilinear = refine_displacement(d, iterations=10)  # the authors' code
+    assert (xs + bilinear[1, 0]).tolist() == pytest.approx([4.0, 1.0, 2.0, 4.0, 4.0, 5.0], abs=1e-5)
+    assert torch.all(bilinear[0] == 0)
+    rounded = refine_displacement(d, iterations=10, sampling="nearest")
+    assert (xs + rounded[1, 0]).tolist() == pytest.approx([2.4, 1.0, 2.0, 4.0, 4.0, 5.0], abs=1e-5)
+    assert landing_cells(bilinear)[1][0].tolist() == [4, 1, 2, 4, 4, 5]
+    assert landing_cells(rounded)[1][0].tolist() == [2, 1, 2, 4, 4, 5]
+    # the points are clamped to the grid at every step (bilinear): a field pointing out stops at the border
+    out = torch.zeros(2, 1, 6)
+    out[1] = 10.0
+    assert torch.all(refine_displacement(out, iterations=3)[1, 0] == 5 - xs)
 
 
 def _two_small_discs():

@@ -69,3 +69,21 @@ def test_copy_paste_needs_instance_regions():
     cfg.INPUT.IRNET.COPY_PASTE_PROB = 0.5
     with pytest.raises(ValueError, match="COPY_PASTE_PROB"):
         IRNetDatasetMapper(cfg, is_train=True, donors=[{"image_id": "x"}])
+
+
+def test_rescale_by_a_factor_as_the_authors_irnet_training(tmp_path):
+    # RESIZE_TYPE "scale" with the range (0.5, 0.5): the 40 x 56 image becomes 20 x 28 (long-side resize to 40
+    # would give 29 x 40), padded into the 32-px crop; labels follow (stride-4 grid 8 x 8, 255 where padded)
+    record = _files(tmp_path)
+    mapper = IRNetDatasetMapper(True, image_format="RGB", resize_long=(40, 40), crop_size=32, flip=False,
+                                pad_pixel=(0, 0, 0), resize_type="scale", resize_scale=(0.5, 0.5))
+    np.random.seed(0)
+    out = mapper(record)
+    label = out["relation_label"]
+    assert out["image"].shape == (3, 32, 32) and label.shape == (8, 8)
+    assert int((label != 255).sum()) <= 5 * 7 and int((label == 3).sum()) > 0
+    image = out["image"].numpy()
+    assert int((image.sum(axis=0) > 0).sum()) == 20 * 28  # the rescaled image's pixels (random noise, no zeros)
+    with pytest.raises(ValueError, match="RESIZE_TYPE"):
+        IRNetDatasetMapper(True, image_format="RGB", resize_long=(40, 40), crop_size=32, flip=False,
+                           pad_pixel=(0, 0, 0), resize_type="factor")

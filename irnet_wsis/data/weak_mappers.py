@@ -1,7 +1,9 @@
 """Dataset mappers of the CAM and IRNet stages (Detectron2 ``DatasetMapper`` style).
 
 Training augmentation (authors' code): random resize of the long side to a
-value in ``RESIZE_LONG``, random horizontal flip, random crop to
+value in ``RESIZE_LONG`` (the authors' CAM training) or by a random factor in
+``RESIZE_SCALE`` (``RESIZE_TYPE "scale"``: the authors' IRNet training), random
+horizontal flip, random crop to
 ``CROP_SIZE`` x ``CROP_SIZE`` (an image smaller than the crop is placed at a
 random offset and padded with the mean pixel, i.e. zero after normalisation;
 relation labels are padded with 255).
@@ -18,7 +20,7 @@ from PIL import Image
 
 from ..errors import bad_input
 
-__all__ = ["RandomResizeLongSide", "CAMDatasetMapper", "IRNetDatasetMapper", "read_image_or_fail", "read_stride_map",
+__all__ = ["RandomResizeLongSide", "RandomRescale", "CAMDatasetMapper", "IRNetDatasetMapper", "read_image_or_fail", "read_stride_map",
            "pad_crop"]
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,20 @@ class RandomResizeLongSide(T.Augmentation):
         h, w = image.shape[:2]
         target = np.random.randint(self.min_long, self.max_long + 1)
         scale = target / max(h, w)
+        nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+        return T.ResizeTransform(h, w, nh, nw, self.interp)
+
+
+class RandomRescale(T.Augmentation):
+    """Resize both sides by one random factor in [min_scale, max_scale] (the authors' IRNet training: 0.5-1.5)."""
+
+    def __init__(self, min_scale, max_scale, interp=Image.BILINEAR):
+        super().__init__()
+        self._init(locals())
+
+    def get_transform(self, image):
+        h, w = image.shape[:2]
+        scale = np.random.uniform(self.min_scale, self.max_scale)
         nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
         return T.ResizeTransform(h, w, nh, nw, self.interp)
 
@@ -94,8 +110,12 @@ def pad_crop(image, label, crop_size, pad_pixel, rng=np.random):
     return out, out_label
 
 
-def _augmentations(resize_long, flip):
-    augs = [RandomResizeLongSide(*resize_long)]
+def _augmentations(resize_long, flip, resize_type="long_side", resize_scale=(0.5, 1.5)):
+    """Random resize ("long_side": long side in ``resize_long`` pixels; "scale": by a factor in ``resize_scale``),
+    then an optional horizontal flip."""
+    if resize_type not in ("long_side", "scale"):
+        raise ValueError(f"INPUT.IRNET.RESIZE_TYPE {resize_type!r}: long_side or scale")
+    augs = [RandomResizeLongSide(*resize_long) if resize_type == "long_side" else RandomRescale(*resize_scale)]
     if flip:
         augs.append(T.RandomFlip(horizontal=True, vertical=False))
     return augs
@@ -168,11 +188,11 @@ class IRNetDatasetMapper:
 
     @configurable
     def __init__(self, is_train, *, image_format, resize_long, crop_size, flip, pad_pixel, stride=4,
-                 copy_paste=None):
+                 copy_paste=None, resize_type="long_side", resize_scale=(0.5, 1.5)):
         self.is_train = is_train
         self.copy_paste = copy_paste
         self.image_format = image_format
-        self.augmentations = T.AugmentationList(_augmentations(resize_long, flip))
+        self.augmentations = T.AugmentationList(_augmentations(resize_long, flip, resize_type, resize_scale))
         self.crop_size = crop_size
         self.pad_pixel = pad_pixel
         self.stride = stride
@@ -184,6 +204,8 @@ class IRNetDatasetMapper:
             "is_train": is_train,
             "image_format": cfg.INPUT.FORMAT,
             "resize_long": cfg.INPUT.IRNET.RESIZE_LONG,
+            "resize_type": cfg.INPUT.IRNET.RESIZE_TYPE,
+            "resize_scale": cfg.INPUT.IRNET.RESIZE_SCALE,
             "crop_size": cfg.INPUT.IRNET.CROP_SIZE,
             "flip": cfg.INPUT.IRNET.FLIP,
             "pad_pixel": [round(v) for v in cfg.MODEL.PIXEL_MEAN],

@@ -1,39 +1,81 @@
 """Displacement field -> class-agnostic instance map (Sec. 5.1).
 
-1. Refine D iteratively (Eq. 10): D_{u+1}(x) = D_u(x) + D(x + D_u(x)), sampling D
-   at the rounded landing point, clamped to the grid.
+1. Refine D iteratively (Eq. 10): each pixel's point moves by D read at its
+   current position, p_{u+1} = p_u + D(p_u), clamped to the grid. ``sampling``
+   "bilinear" reads D bilinearly at p_u (the authors' code); "nearest" reads it
+   at the rounded cell (not clamping p_u itself).
 2. Candidate centroids: pixels whose (mean-subtracted) |D| is under a threshold,
    optionally only inside a foreground mask (our option, not the paper's: D is
    ~0 on all background, so without it the centre of an object smaller than
    about threshold + 1 cells in radius joins the background's component);
-   each 8-connected component of candidates is one centroid.
-   Or (our option, not the paper's) the "landing" rule: a centroid is an
-   8-connected group of cells (dilated by one cell) where at least a given mass
+   each connected component of candidates is one centroid (``connectivity`` 4,
+   the authors' code, or 8).
+   Or (our option, not the paper's) the "landing" rule: a centroid is a
+   connected group of cells (dilated by one cell) where at least a given mass
    of refined vectors lands, each pixel weighing its max CAM, so background
    pixels (D ~ 0, CAM ~ 0) make no centroids however small the objects.
 3. Each pixel takes the centroid component its refined vector lands in; a
-   landing point outside every component takes the nearest component.
+   landing point outside every component takes the nearest component (the
+   authors' code puts all such pixels into one extra instance).
 """
 import numpy as np
 import torch
 from scipy import ndimage
 
-__all__ = ["refine_displacement", "centroid_components", "landing_cells", "landing_components", "instance_map"]
+__all__ = ["REFINE_SAMPLINGS", "refine_displacement", "centroid_components", "landing_cells", "landing_components", "instance_map"]
 
 
-def refine_displacement(displacement: torch.Tensor, iterations: int = 100, min_norm: float = 0.0) -> torch.Tensor:
-    """Eq. 10 on D (2, h, w) (dy, dx in grid pixels) -> refined (2, h, w).
+REFINE_SAMPLINGS = ("bilinear", "nearest")
+
+
+def _connectivity_structure(connectivity: int) -> np.ndarray:
+    """scipy.ndimage structuring element of 4- or 8-connectivity."""
+    if connectivity not in (4, 8):
+        raise ValueError(f"connectivity must be 4 or 8, not {connectivity!r}")
+    return ndimage.generate_binary_structure(2, 1 if connectivity == 4 else 2)
+
+
+def _sample_bilinear(field: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """field (C, h, w) read bilinearly at points (y, x) (any shape S, inside [0, h-1] x [0, w-1]) -> (C, *S)."""
+    _, h, w = field.shape
+    y0, x0 = y.floor().long(), x.floor().long()
+    y1, x1 = (y0 + 1).clamp(max=h - 1), (x0 + 1).clamp(max=w - 1)
+    wy, wx = (y - y0).unsqueeze(0), (x - x0).unsqueeze(0)
+    flat = field.reshape(field.shape[0], -1)
+
+    def at(yy, xx):
+        return flat[:, (yy * w + xx).flatten()].view(-1, *y.shape)
+
+    return ((1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x1))
+            + wy * ((1 - wx) * at(y1, x0) + wx * at(y1, x1)))
+
+
+def refine_displacement(displacement: torch.Tensor, iterations: int = 100, min_norm: float = 0.0,
+                        sampling: str = "bilinear") -> torch.Tensor:
+    """Eq. 10 on D (2, h, w) (dy, dx in grid pixels) -> refined (2, h, w): where each pixel's point ends, minus
+    the pixel's position.
+
+    sampling: "bilinear" (the authors' code): the point moves by D read bilinearly at its current position and
+    is clamped to the grid after every step. "nearest": D is read at the rounded, clamped position.
 
     min_norm > 0 (not the paper): vectors shorter than ``min_norm`` grid pixels are zero first. A vector under
     half a cell does not leave its cell, yet Eq. 10 adds it up 100 times: on background, where the trained D
     is small but not zero (median 0.03 cells on synthetic train), that drift gathers pixels into groups that
     the landing rule takes for centroids.
     """
+    if sampling not in REFINE_SAMPLINGS:
+        raise ValueError(f"unknown refinement sampling {sampling!r} ({', '.join(REFINE_SAMPLINGS)})")
     if min_norm > 0:
         displacement = displacement * (displacement.norm(dim=0, keepdim=True) >= min_norm)
     _, h, w = displacement.shape
     ys, xs = torch.meshgrid(torch.arange(h, device=displacement.device), torch.arange(w, device=displacement.device),
                             indexing="ij")
+    if sampling == "bilinear":
+        py, px = ys.to(displacement.dtype), xs.to(displacement.dtype)
+        for _ in range(iterations):
+            step = _sample_bilinear(displacement, py, px)
+            py, px = (py + step[0]).clamp(0, h - 1), (px + step[1]).clamp(0, w - 1)
+        return torch.stack([py - ys, px - xs])
     flat = displacement.reshape(2, -1)
     refined = displacement.clone()
     for _ in range(iterations):
@@ -43,8 +85,8 @@ def refine_displacement(displacement: torch.Tensor, iterations: int = 100, min_n
     return refined
 
 
-def centroid_components(displacement: torch.Tensor, threshold: float = 2.5, foreground=None):
-    """Candidate centroids |D| < threshold (and inside ``foreground``), grouped by 8-connectivity.
+def centroid_components(displacement: torch.Tensor, threshold: float = 2.5, foreground=None, connectivity: int = 4):
+    """Candidate centroids |D| < threshold (and inside ``foreground``), grouped by ``connectivity`` (4 or 8).
 
     Args:
         displacement: D (2, h, w), grid pixels. foreground: bool (h, w) tensor/array or None (everywhere).
@@ -55,7 +97,7 @@ def centroid_components(displacement: torch.Tensor, threshold: float = 2.5, fore
     candidates = magnitude < threshold
     if foreground is not None:
         candidates &= torch.as_tensor(foreground).bool().cpu().numpy()
-    labels, k = ndimage.label(candidates, structure=np.ones((3, 3), bool))
+    labels, k = ndimage.label(candidates, structure=_connectivity_structure(connectivity))
     return labels, int(k)
 
 
@@ -69,26 +111,27 @@ def landing_cells(refined: torch.Tensor):
     return ty, tx
 
 
-def landing_components(cells, weights: torch.Tensor, min_mass: float = 2.0):
+def landing_components(cells, weights: torch.Tensor, min_mass: float = 2.0, connectivity: int = 4):
     """Centroids where refined vectors gather: cells whose 3x3 neighbourhood max of landing mass >= min_mass.
 
     Args:
         cells: (ty, tx) long (h, w) from ``landing_cells``. weights: (h, w) mass of each pixel (e.g. its max CAM).
     Returns:
-        labels: int (h, w) numpy, 0 outside centroids, 1..K (8-connected groups). K: int.
+        labels: int (h, w) numpy, 0 outside centroids, 1..K (groups of ``connectivity`` 4 or 8). K: int.
     """
     ty, tx = cells
     h, w = ty.shape
     mass = torch.zeros(h * w, dtype=torch.float32, device=ty.device)
     mass.index_add_(0, (ty * w + tx).flatten(), weights.float().flatten().to(ty.device))
     spread = torch.nn.functional.max_pool2d(mass.view(1, 1, h, w), 3, stride=1, padding=1)[0, 0]
-    labels, k = ndimage.label((spread >= min_mass).cpu().numpy(), structure=np.ones((3, 3), bool))
+    labels, k = ndimage.label((spread >= min_mass).cpu().numpy(), structure=_connectivity_structure(connectivity))
     return labels, int(k)
 
 
 def instance_map(displacement: torch.Tensor, iterations: int = 100, centroid_threshold: float = 2.5,
                  mean_displacement: torch.Tensor = None, foreground=None, landing_weights=None,
-                 min_landing_mass: float = 2.0, min_norm: float = 0.0):
+                 min_landing_mass: float = 2.0, min_norm: float = 0.0, *, connectivity: int = 4,
+                 sampling: str = "bilinear"):
     """Class-agnostic instance map I from D (2, h, w).
 
     Args:
@@ -96,7 +139,9 @@ def instance_map(displacement: torch.Tensor, iterations: int = 100, centroid_thr
         foreground: bool (h, w): where candidate centroids may lie, or None (anywhere, the paper).
         landing_weights: (h, w) float, or None. Given: the landing rule (``landing_components`` with
             ``min_landing_mass``) finds the centroids instead of |D| < centroid_threshold.
-        min_norm: ``refine_displacement``'s (vectors shorter than it are zero before Eq. 10).
+        min_norm, sampling: ``refine_displacement``'s (vectors shorter than min_norm are zero before Eq. 10;
+            "bilinear" or "nearest" reads of D).
+        connectivity: 4 (the authors' code) or 8: how candidate or landing cells group into centroids.
     Returns:
         I: long (h, w) instance ids 0..K-1, and K (>= 1).
     """
@@ -104,11 +149,11 @@ def instance_map(displacement: torch.Tensor, iterations: int = 100, centroid_thr
     if mean_displacement is not None:
         d = d - torch.as_tensor(mean_displacement, dtype=d.dtype, device=d.device).view(2, 1, 1)
     _, h, w = d.shape
-    ty, tx = landing_cells(refine_displacement(d, iterations, min_norm))
+    ty, tx = landing_cells(refine_displacement(d, iterations, min_norm, sampling))
     if landing_weights is not None:
-        components, k = landing_components((ty, tx), torch.as_tensor(landing_weights), min_landing_mass)
+        components, k = landing_components((ty, tx), torch.as_tensor(landing_weights), min_landing_mass, connectivity)
     else:
-        components, k = centroid_components(d, centroid_threshold, foreground)
+        components, k = centroid_components(d, centroid_threshold, foreground, connectivity)
     if k == 0:
         return torch.zeros(h, w, dtype=torch.long, device=d.device), 1
     # components outside: nearest component pixel (distance transform with indices)
