@@ -21,11 +21,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from detectron2.data import DatasetCatalog  # noqa: E402
 
 import irnet_wsis.data.builtin as builtin  # noqa: E402
 from irnet_wsis.config import setup_cfg  # noqa: E402
-from irnet_wsis.engine.stages import load_mean_displacement, synthesize_record  # noqa: E402
+from irnet_wsis.engine.stages import gt_records, load_mean_displacement, synthesize_record  # noqa: E402
 from irnet_wsis.evaluation.apr import decode_rle  # noqa: E402
 
 
@@ -70,7 +69,7 @@ def main():
     args = parser.parse_args()
     cfg = setup_cfg(args.config_file, args.opts)
     builtin.register_from_cfg(cfg)
-    records = DatasetCatalog.get(cfg.PIPELINE.GT_DATASET)[:args.num_images]
+    records = gt_records(cfg, args.num_images)
     mean_d = load_mean_displacement(cfg)
     for method in ("cam", "boundary", "full"):
         counts = collections.Counter()

@@ -21,12 +21,12 @@ from tqdm import tqdm
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from detectron2.data import DatasetCatalog, MetadataCatalog  # noqa: E402
+from detectron2.data import MetadataCatalog  # noqa: E402
 
 import irnet_wsis.data.builtin as builtin  # noqa: E402
 from irnet_wsis.config import setup_cfg  # noqa: E402
 from irnet_wsis.engine.per_image import output_path  # noqa: E402
-from irnet_wsis.engine.stages import _load_npz, image_size_of, work_paths  # noqa: E402
+from irnet_wsis.engine.stages import _load_npz, gt_dataset_names, gt_records, image_size_of, work_paths  # noqa: E402
 from irnet_wsis.evaluation.miou import SemanticConfusion  # noqa: E402
 from irnet_wsis.evaluation.pseudo_quality import cam_label_map, gt_label_map  # noqa: E402
 from irnet_wsis.pseudo.synthesis import semantic_labels, semantic_scores  # noqa: E402
@@ -48,8 +48,8 @@ def main():
     args = parser.parse_args()
     cfg = setup_cfg(args.config_file, args.opts)
     builtin.register_from_cfg(cfg)
-    records = DatasetCatalog.get(cfg.PIPELINE.GT_DATASET)[:args.num_images]
-    num_classes = len(MetadataCatalog.get(cfg.PIPELINE.GT_DATASET).thing_classes)
+    records = gt_records(cfg, args.num_images)
+    num_classes = len(MetadataCatalog.get(gt_dataset_names(cfg)[0]).thing_classes)
     planes, paths = _floats(args.planes), work_paths(cfg)
     settings = [(b, int(t)) for b in _floats(args.betas) for t in _floats(args.steps)]
     confusion = {(s, p): SemanticConfusion(num_classes) for s in ["cam"] + settings for p in planes}

@@ -13,7 +13,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from irnet_wsis.data.voc import build_train_aug_labels  # noqa: E402
+from irnet_wsis.cli import exit_on_bad_input  # noqa: E402
+from irnet_wsis.data.voc import TRAIN_AUG_LABEL_FILE, build_train_aug_labels  # noqa: E402
 
 
 def main(argv=None):
@@ -22,7 +23,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     voc, sbd = os.path.join(args.root, "VOC2012"), os.path.join(args.root, "SBD")
     labels = build_train_aug_labels(voc, sbd)
-    out = os.path.join(voc, "cls_labels_train_aug.json")
+    out = os.path.join(voc, TRAIN_AUG_LABEL_FILE)
     with open(out, "w") as f:
         json.dump(labels, f)
     print(f"{len(labels)} images -> {out}")
@@ -30,4 +31,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_bad_input(main)

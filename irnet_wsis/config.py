@@ -73,7 +73,7 @@ def add_irnet_config(cfg):
     _C.CAM_INFERENCE.BATCH_SIZE = 16
     # Background thresholds swept by CAM evaluation (argmax with a background plane).
     _C.CAM_INFERENCE.EVAL_THRESHOLDS = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70)
-    # Weak (*_cls) dataset on which the train_cam stage reports classification mAP ("" skips it).
+    # Weak (*_cls) dataset(s, comma-separated) on which the train_cam stage reports classification mAP ("" skips).
     _C.CAM_INFERENCE.VAL_DATASET = ""
 
     # ------------------------------------------------------------------ #
@@ -222,8 +222,9 @@ def add_irnet_config(cfg):
     # Per-image stages (CAMs .. export) and eval_pseudo use only the first N training images (0: all);
     # for quick trials. Training stages always use the whole split.
     _C.PIPELINE.MAX_IMAGES = 0
-    # Instance ground truth of the same training images, used only to measure
-    # pseudo-label quality (CAM mIoU sweep, Tables 1 and 2); never for training.
+    # Instance ground truth of the same training images, used only to measure pseudo-label quality (CAM mIoU
+    # sweep, Tables 1 and 2); never for training. *_instance set(s), comma-separated; "" -> the *_instance twin
+    # of each *_cls set of DATASETS.TRAIN. Matched to the training images by file name.
     _C.PIPELINE.GT_DATASET = ""
     # Stage solvers (CAM and IRNet) are separate from the Mask R-CNN SOLVER. Learning rate at step k:
     # BASE_LR * (1 - k / MAX_ITER) ** POLY_POWER (x the head / displacement multipliers), held at its last
@@ -263,6 +264,8 @@ def add_irnet_config(cfg):
     _C.DATASETS.COCO_WEAK_CLASS_MAP = ""
     # The 159-image COCO subset used by configs/coco_mini (registered as coco_mini_{train,val}_{cls,instance}).
     _C.DATASETS.COCO_MINI_ROOT = "../shared/data/coco_mini"
+    # The 259-photo COCO subset laid out as coco_mini (registered as coco_extra_{train,val}_{cls,instance}).
+    _C.DATASETS.COCO_EXTRA_ROOT = "../shared/data/coco_extra"
     # tools/train_net.py: the exported pseudo-label json, registered as SYNTHESIS.PSEUDO_DATASET_NAME,
     # its image root ("" when file names are absolute) and the weak dataset it was made from (checked).
     _C.DATASETS.PSEUDO_JSON = ""

@@ -4,8 +4,9 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
-from scipy.io import savemat
 
+from conftest import write_palette_png as _png
+from conftest import write_sbd_cls as _sbd_mat
 from irnet_wsis.data.voc import (
     VOC_CLASSES,
     build_train_aug_labels,
@@ -13,26 +14,12 @@ from irnet_wsis.data.voc import (
     load_voc_cls,
     load_voc_instances,
 )
-from irnet_wsis.data.synthetic import voc_palette
 from irnet_wsis.errors import BadInputError
-
-
-def _png(path, arr):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    png = Image.fromarray(arr.astype(np.uint8), mode="P")
-    png.putpalette(voc_palette())
-    png.save(path)
 
 
 def _jpg(path, h=8, w=10):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     Image.fromarray(np.full((h, w, 3), 128, np.uint8)).save(path)
-
-
-def _sbd_mat(path, seg):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    savemat(path, {"GTcls": {"Segmentation": seg.astype(np.uint8), "Boundaries": np.zeros(1),
-                             "CategoriesPresent": np.unique(seg[(seg > 0) & (seg < 255)])}})
 
 
 @pytest.fixture()

@@ -1,38 +1,53 @@
 #!/usr/bin/env python
-"""Quality of the pseudo labels on the training split (the paper's Tables 1 and 2).
+"""Quality of the pseudo labels on the training split (the paper's Tables 1 and 2), and of the CAMs on a val set.
 
     python tools/eval_pseudo.py --config-file configs/synthetic/irnet_pseudo.yaml
     python tools/eval_pseudo.py --config-file ... --tables cam,table1,table2 --max-images 500
+    python tools/eval_pseudo.py --config-file ... --val coco_mini_val_cls
 
 Reads the work directory of tools/generate_pseudo.py (CAMs, IRNet outputs) and
-the ground truth named by PIPELINE.GT_DATASET (a *_instance dataset of the same
-images), and writes to <WORK_DIR>/eval/:
+the ground truth of the training images: PIPELINE.GT_DATASET (*_instance
+set(s), comma-separated), or when empty the *_instance twin of each *_cls set
+of DATASETS.TRAIN. Images are matched by file name. Writes to <WORK_DIR>/eval/:
 
 - cam_threshold_sweep.{md,json,png}: CAM mIoU for each background threshold;
 - table1.{md,json}: AP^r_50 (and AP^r_70) of pseudo instances: CAM + connected
   components, CAM + class boundary, CAM + displacement field + class boundary;
 - table2.{md,json}: mIoU of CAM vs propagated semantic labels.
+
+``--val NAMES`` (weak *_cls set(s), comma-separated) measures the CAM network
+of <WORK_DIR>/cam on other images instead: it computes their CAMs into
+<WORK_DIR>/val/cams (the checkpoint copied to <WORK_DIR>/val/cam; CAMs of an
+older checkpoint are recomputed) and sweeps the background threshold against
+``--val-gt`` (default: the *_instance twins), writing <WORK_DIR>/val/eval/.
+
+Bad input (e.g. ground truth that matches none of the images) is one line on
+stderr (``error: ...``) and exit status 2.
 """
 import argparse
+import filecmp
 import json
 import logging
 import os
+import shutil
 import sys
 
 import numpy as np
-from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.utils.logger import setup_logger
+from detectron2.data import MetadataCatalog
 from tabulate import tabulate
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import irnet_wsis  # noqa: E402
-from irnet_wsis.config import setup_cfg  # noqa: E402
+from irnet_wsis.cli import exit_on_bad_input, load_cfg, setup_package_logger  # noqa: E402
+from irnet_wsis.data.builtin import dataset_names, instance_twins  # noqa: E402
 from irnet_wsis.engine.per_image import output_path  # noqa: E402
 from irnet_wsis.engine.stages import (  # noqa: E402
     encode_instances,
+    gt_dataset_names,
+    gt_records,
     load_mean_displacement,
+    run_stage,
     semantic_record,
-    stage_records,
     synthesize_record,
     work_paths,
 )
@@ -54,23 +69,38 @@ TABLE1_ROWS = [
 
 
 def setup(args):
-    cfg = setup_cfg(args.config_file, args.opts)
-    setup_logger(name="irnet_wsis")
+    setup_package_logger()
+    cfg = load_cfg(args.config_file, args.opts)
     irnet_wsis.data.builtin.register_from_cfg(cfg)
     return cfg
 
 
-def gt_records(cfg, max_images):
-    if not cfg.PIPELINE.GT_DATASET:
-        raise BadInputError("PIPELINE.GT_DATASET is empty: name the *_instance dataset of the training images")
-    records = DatasetCatalog.get(cfg.PIPELINE.GT_DATASET)
-    # only the images the pipeline labelled (a weak set leaves out images without a label in the class map)
-    labelled = {r["image_id"] for r in stage_records(cfg, limit=False)}
-    records = [r for r in records if r["image_id"] in labelled]
-    max_images = max_images or cfg.PIPELINE.MAX_IMAGES
-    if max_images:
-        records = records[:max_images]
-    return records
+def val_cfg(cfg, val_names, gt_names):
+    """The cfg of a CAM sweep on a val set: DATASETS.TRAIN ``val_names``, PIPELINE.GT_DATASET ``gt_names``,
+    PIPELINE.WORK_DIR <WORK_DIR>/val."""
+    c = cfg.clone()
+    c.defrost()
+    c.DATASETS.TRAIN = tuple(val_names)
+    c.PIPELINE.GT_DATASET = ",".join(gt_names)
+    c.PIPELINE.WORK_DIR = os.path.join(cfg.PIPELINE.WORK_DIR, "val")
+    c.freeze()
+    return c
+
+
+def compute_val_cams(cfg, vcfg):
+    """CAMs of the images of ``vcfg`` (``val_cfg``) by the CAM network of ``cfg``'s work directory.
+
+    The checkpoint is copied to <WORK_DIR>/val/cam; when the copy there differs (the network was
+    retrained), the val CAMs it made are deleted first. Returns the cams stage's summary.
+    """
+    source, target = work_paths(cfg)["cam_model"], work_paths(vcfg)["cam_model"]
+    if not os.path.isfile(source):
+        raise BadInputError(f"{source}: CAM checkpoint not found; run tools/generate_pseudo.py --stages train_cam")
+    if not (os.path.isfile(target) and filecmp.cmp(source, target, shallow=False)):
+        shutil.rmtree(work_paths(vcfg)["cams"], ignore_errors=True)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(source, target)
+    return run_stage(vcfg, "cams")
 
 
 def load_cams(cfg, record, key="cam_full"):
@@ -93,13 +123,18 @@ def write_table(out_dir, name, headers, rows, payload):
     return md
 
 
+def class_names(cfg):
+    """Names of classes 0..C-1 of the ground truth (the same as the training sets', ``gt_records``)."""
+    return list(MetadataCatalog.get(gt_dataset_names(cfg)[0]).thing_classes)
+
+
 def cam_sweep(cfg, records, out_dir, num_classes):
     thresholds = [float(t) for t in cfg.CAM_INFERENCE.EVAL_THRESHOLDS]
     results, ious = sweep_cam_thresholds(lambda r: load_cams(cfg, r), records, thresholds, num_classes,
                                          per_class=True)
     best = max(results, key=results.get)
     rows = [[f"{t:.2f}", results[t]] for t in thresholds]
-    names = ["background"] + list(MetadataCatalog.get(cfg.PIPELINE.GT_DATASET).thing_classes)
+    names = ["background"] + class_names(cfg)
     write_table(out_dir, "cam_threshold_sweep", ["background threshold", "CAM mIoU"], rows,
                 {"miou": {str(t): v for t, v in results.items()}, "best_threshold": best,
                  "best_miou": results[best], "images": len(records),
@@ -137,34 +172,55 @@ def table2(cfg, records, out_dir, num_classes, cam_results=None):
     return payload
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", required=True)
-    parser.add_argument("--tables", default="cam,table1,table2", help="comma-separated subset of cam,table1,table2")
+    parser.add_argument("--tables", default="",
+                        help="comma-separated subset of cam,table1,table2 (default: all; with --val: cam)")
     parser.add_argument("--max-images", type=int, default=0,
                         help="evaluate the first N images only (0: PIPELINE.MAX_IMAGES, else all)")
-    parser.add_argument("--output", default="", help="default: <WORK_DIR>/eval")
+    parser.add_argument("--val", default="", metavar="NAMES",
+                        help="CAM sweep on these weak (*_cls) set(s), comma-separated, with the CAM network of "
+                             "<WORK_DIR>/cam; writes <WORK_DIR>/val/{cam,cams,eval}")
+    parser.add_argument("--val-gt", default="", metavar="NAMES",
+                        help="ground truth of --val, *_instance set(s) (default: the *_instance twin of each)")
+    parser.add_argument("--output", default="", help="default: <WORK_DIR>/eval (with --val: <WORK_DIR>/val/eval)")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE ...")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
-    args.tables = args.tables.split(",")
-    unknown = set(args.tables) - {"cam", "table1", "table2"}
+    tables = args.tables.split(",") if args.tables else (["cam"] if args.val else ["cam", "table1", "table2"])
+    unknown = set(tables) - {"cam", "table1", "table2"}
     if unknown:
         parser.error(f"unknown table(s) {sorted(unknown)}")
+    if args.val and tables != ["cam"]:
+        parser.error("--val measures the CAMs only (--tables cam): Tables 1 and 2 need IRNet outputs of its images")
+    if args.val_gt and not args.val:
+        parser.error("--val-gt goes with --val")
     cfg = setup(args)
-    records = gt_records(cfg, args.max_images)
-    num_classes = len(MetadataCatalog.get(cfg.PIPELINE.GT_DATASET).thing_classes)
+    if args.val:
+        train_cfg, val_names = cfg, dataset_names(args.val)
+        cfg = val_cfg(train_cfg, val_names, dataset_names(args.val_gt) or instance_twins(val_names))
+        records = gt_records(cfg, args.max_images)  # checks the ground truth before computing CAMs
+        compute_val_cams(train_cfg, cfg)
+    else:
+        records = gt_records(cfg, args.max_images)
+    num_classes = len(class_names(cfg))
     out_dir = args.output or os.path.join(cfg.PIPELINE.WORK_DIR, "eval")
     results = {}
     cam_results = None
-    if "cam" in args.tables:
+    if "cam" in tables:
         cam_results, _ = cam_sweep(cfg, records, out_dir, num_classes)
         results["cam"] = cam_results
-    if "table1" in args.tables:
+    if "table1" in tables:
         results["table1"] = table1(cfg, records, out_dir, num_classes)
-    if "table2" in args.tables:
+    if "table2" in tables:
         results["table2"] = table2(cfg, records, out_dir, num_classes, cam_results)
     return results
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_bad_input(main)

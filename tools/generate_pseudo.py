@@ -6,33 +6,58 @@
     python tools/generate_pseudo.py --config-file ... --stages synthesis,export
 
 Stages run in order into cfg.PIPELINE.WORK_DIR: train_cam, cams, relations,
-train_irnet, irnet_outputs, synthesis, export. A finished stage (or image) is
+train_irnet, irnet_outputs, synthesis, export, semantic. A finished stage (or image) is
 skipped, so an interrupted run resumes where it stopped. Multi-GPU and
-multi-machine runs go through Detectron2's ``launch``.
+multi-machine runs go through Detectron2's ``launch``. Bad input found before the
+run (config keys, stage names, VOC folders, a frozen-BN ResNet without ImageNet
+weights) stops it with one line on stderr and exit code 2, nothing written.
 """
 import json
 import logging
 import os
 import sys
 
-from detectron2.engine import default_argument_parser, default_setup, launch
+from detectron2.engine import default_argument_parser, default_setup
 from detectron2.utils import comm
 from tabulate import tabulate
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import irnet_wsis  # noqa: E402  registers meta-architectures, backbones, datasets
-from irnet_wsis.config import setup_cfg  # noqa: E402
+from irnet_wsis.cli import check_dataset_roots, launch_tool, load_cfg, setup_package_logger  # noqa: E402
 from irnet_wsis.engine.stages import STAGES, run_stage, work_paths  # noqa: E402
+from irnet_wsis.errors import BadInputError  # noqa: E402
+from irnet_wsis.modeling.backbone_weights import check_cam_backbone_start  # noqa: E402
 
 logger = logging.getLogger("irnet_wsis.generate_pseudo")
 
 
-def setup(args):
-    cfg = setup_cfg(args.config_file, args.opts, freeze=False)
+def selected_stages(args):
+    """The stages of ``--stages`` (all when empty) in pipeline order; an unknown name is a BadInputError."""
+    stages = args.stages.split(",") if args.stages else list(STAGES)
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise BadInputError(f"--stages: unknown stage(s) {', '.join(unknown)}; choose from {','.join(STAGES)}")
+    return [s for s in STAGES if s in stages]
+
+
+def checked_cfg(args):
+    """The run's cfg (OUTPUT_DIR defaults to PIPELINE.WORK_DIR), its inputs checked before anything is
+    written: stage names, the CAM backbone's start when train_cam will train, the VOC folders."""
+    setup_package_logger()
+    cfg = load_cfg(args.config_file, args.opts, freeze=False)
     if cfg.OUTPUT_DIR == "./output":
         cfg.OUTPUT_DIR = cfg.PIPELINE.WORK_DIR
     cfg.freeze()
+    if "train_cam" in selected_stages(args) and not os.path.isfile(work_paths(cfg)["cam_model"]):
+        check_cam_backbone_start(cfg)
+    check_dataset_roots(cfg.DATASETS.TRAIN)
+    return cfg
+
+
+def setup(args):
+    cfg = checked_cfg(args)
     default_setup(cfg, args)
+    setup_package_logger(cfg.OUTPUT_DIR)
     irnet_wsis.data.builtin.register_from_cfg(cfg)
     return cfg
 
@@ -47,14 +72,8 @@ def format_summary(summaries):
 
 def main(args):
     cfg = setup(args)
-    stages = args.stages.split(",") if args.stages else list(STAGES)
-    unknown = [s for s in stages if s not in STAGES]
-    if unknown:
-        raise SystemExit(f"unknown stage(s) {unknown}; choose from {', '.join(STAGES)}")
     summaries = {}
-    for name in STAGES:
-        if name not in stages:
-            continue
+    for name in selected_stages(args):
         logger.info("stage %s", name)
         summaries[name] = run_stage(cfg, name)
         comm.synchronize()
@@ -80,12 +99,4 @@ def build_parser():
 
 
 if __name__ == "__main__":
-    args = build_parser().parse_args()
-    launch(
-        main,
-        args.num_gpus,
-        num_machines=args.num_machines,
-        machine_rank=args.machine_rank,
-        dist_url=args.dist_url,
-        args=(args,),
-    )
+    launch_tool(main, checked_cfg, build_parser().parse_args())

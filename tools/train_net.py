@@ -9,7 +9,9 @@
 The pseudo-label json (DATASETS.PSEUDO_JSON, written by tools/generate_pseudo.py)
 is registered as SYNTHESIS.PSEUDO_DATASET_NAME. Evaluation reports in one
 table AP^r_50 / AP^r_70 (VOC style) and COCO segm AP / AP50 / AP75; it is also
-written to OUTPUT_DIR/metrics_table.{md,json}.
+written to OUTPUT_DIR/metrics_table.{md,json}. Bad input found before the run
+(config keys, missing json, checkpoint or VOC folders) stops it with one line on
+stderr and exit code 2, nothing written.
 """
 import json
 import logging
@@ -18,19 +20,26 @@ import sys
 from collections import OrderedDict
 
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
+from detectron2.data import MetadataCatalog
+from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
 from detectron2.utils import comm
 from tabulate import tabulate
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import irnet_wsis  # noqa: E402  registers datasets, backbones, meta-architectures
-from irnet_wsis.config import setup_cfg  # noqa: E402
+from irnet_wsis.cli import (  # noqa: E402
+    check_dataset_roots,
+    check_model_weights,
+    launch_tool,
+    load_cfg,
+    setup_package_logger,
+)
+from irnet_wsis.data.builtin import concat_dataset_dicts, dataset_names  # noqa: E402
 from irnet_wsis.errors import BadInputError  # noqa: E402
 from irnet_wsis.evaluation.instance_evaluator import VOCInstanceEvaluator  # noqa: E402
-from irnet_wsis.modeling.backbone_weights import load_cam_backbone  # noqa: E402
-from irnet_wsis.export.coco_json import check_coco_json, register_pseudo_coco  # noqa: E402
+from irnet_wsis.modeling.backbone_weights import frozen_bn_resnet, load_cam_backbone  # noqa: E402
+from irnet_wsis.export.coco_json import check_coco_json, register_pseudo_coco, require_pseudo_json  # noqa: E402
 
 logger = logging.getLogger("irnet_wsis.train_net")
 
@@ -88,18 +97,44 @@ def register_pseudo_labels(cfg):
     name = cfg.SYNTHESIS.PSEUDO_DATASET_NAME
     if name not in cfg.DATASETS.TRAIN:
         return
-    if not cfg.DATASETS.PSEUDO_JSON:
-        raise BadInputError(f"DATASETS.TRAIN uses {name} but DATASETS.PSEUDO_JSON is empty: give the json that "
-                            "tools/generate_pseudo.py wrote (<WORK_DIR>/pseudo_coco.json)")
-    records = DatasetCatalog.get(cfg.DATASETS.PSEUDO_SOURCE) if cfg.DATASETS.PSEUDO_SOURCE else None
+    records = concat_dataset_dicts(cfg.DATASETS.PSEUDO_SOURCE) if cfg.DATASETS.PSEUDO_SOURCE else None
     check_coco_json(cfg.DATASETS.PSEUDO_JSON, records)
     class_names = MetadataCatalog.get(cfg.DATASETS.TEST[0]).thing_classes if cfg.DATASETS.TEST else None
     register_pseudo_coco(name, cfg.DATASETS.PSEUDO_JSON, cfg.DATASETS.PSEUDO_IMAGE_ROOT, class_names)
 
 
+def check_inputs(cfg, args):
+    """What the run reads, checked cheaply before anything is written (BadInputError): the VOC folders, the
+    pseudo-label json, MODEL.WEIGHTS (a local checkpoint; required with --eval-only), MODEL.CAM_BACKBONE_INIT,
+    and some weights to start a frozen-BN ResNet from."""
+    check_dataset_roots(list(cfg.DATASETS.TRAIN) + list(cfg.DATASETS.TEST)
+                        + list(dataset_names(cfg.DATASETS.PSEUDO_SOURCE)))
+    name = cfg.SYNTHESIS.PSEUDO_DATASET_NAME
+    if name in cfg.DATASETS.TRAIN:
+        if not cfg.DATASETS.PSEUDO_JSON:
+            raise BadInputError(f"DATASETS.TRAIN uses {name} but DATASETS.PSEUDO_JSON is empty: give the json that "
+                                "tools/generate_pseudo.py wrote (<WORK_DIR>/pseudo_coco.json)")
+        require_pseudo_json(cfg.DATASETS.PSEUDO_JSON)
+    check_model_weights(cfg, args.eval_only)
+    if not cfg.MODEL.WEIGHTS and not cfg.MODEL.CAM_BACKBONE_INIT and frozen_bn_resnet(cfg):
+        raise BadInputError("MODEL.RESNETS.NORM FrozenBN needs pretrained weights: pass MODEL.WEIGHTS "
+                            "/path/to/R-50.pkl or MODEL.CAM_BACKBONE_INIT <WORK_DIR>/cam/model_final.pth; to train "
+                            "from scratch instead, set MODEL.RESNETS.NORM BN MODEL.BACKBONE.FREEZE_AT 0 "
+                            "(configs/synthetic/mask_rcnn_pseudo.yaml does)")
+
+
+def checked_cfg(args):
+    """The run's cfg, its inputs checked (``check_inputs``) before anything is written."""
+    setup_package_logger()
+    cfg = load_cfg(args.config_file, args.opts)
+    check_inputs(cfg, args)
+    return cfg
+
+
 def setup(args):
-    cfg = setup_cfg(args.config_file, args.opts)
+    cfg = checked_cfg(args)
     default_setup(cfg, args)
+    setup_package_logger(cfg.OUTPUT_DIR)
     irnet_wsis.data.builtin.register_from_cfg(cfg)
     register_pseudo_labels(cfg)
     return cfg
@@ -108,15 +143,9 @@ def setup(args):
 def main(args):
     cfg = setup(args)
     if args.eval_only:
-        if not cfg.MODEL.WEIGHTS or not os.path.isfile(cfg.MODEL.WEIGHTS):
-            raise BadInputError(f"{cfg.MODEL.WEIGHTS or 'MODEL.WEIGHTS'}: checkpoint not found; train first or "
-                                "give MODEL.WEIGHTS /path/to/model_final.pth")
         model = Trainer.build_model(cfg)
         DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
         return Trainer.test(cfg, model)
-    weights = cfg.MODEL.WEIGHTS
-    if weights and "://" not in weights and not os.path.isfile(weights):
-        raise BadInputError(f"{weights}: MODEL.WEIGHTS not found; give an existing checkpoint or MODEL.WEIGHTS \"\"")
     trainer = Trainer(cfg)
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()
@@ -129,6 +158,4 @@ def build_parser():
 
 
 if __name__ == "__main__":
-    args = build_parser().parse_args()
-    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
-           dist_url=args.dist_url, args=(args,))
+    launch_tool(main, checked_cfg, build_parser().parse_args())

@@ -8,22 +8,29 @@
   (polygons converted by pycocotools), categories mapped; crowd regions are
   kept with ``iscrowd=1`` so AP^r and COCOeval ignore them.
 
+Annotations of a category outside the class map are ignored, counted and
+reported once per json as a warning. The registered loaders stop with a
+one-line ``BadInputError`` naming the file and image id when an image the json
+lists is not on disk (``skip_bad``: left out with a warning instead).
+
 A class map (dict, or a yaml file ``{coco_name: target_name}``) keeps only the
 listed categories and renames them; ``VOC_FROM_COCO`` maps COCO to the 20 VOC
 classes.
 """
 import logging
 import os
+from collections import Counter
 
 import yaml
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
+from detectron2.utils.logger import log_first_n
 
-from ..errors import BadInputError
+from ..errors import BadInputError, bad_input
 from .voc import VOC_CLASSES
 
 __all__ = ["VOC_FROM_COCO", "load_class_map", "load_coco_weak", "load_coco_instances", "register_coco_weak",
-           "weak_summary"]
+           "check_image_files", "weak_summary"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +81,20 @@ def _category_lookup(coco, class_map, thing_classes):
     return lookup
 
 
+def unknown_categories(coco, lookup, json_file):
+    """{category name: annotations} of the annotations ``lookup`` does not map (outside the class map, or
+    an id the json's ``categories`` do not list: "id <n>"); reported once per json as a warning."""
+    names = {c["id"]: c["name"] for c in coco.loadCats(coco.getCatIds())}
+    counts = Counter(names.get(a["category_id"], f"id {a['category_id']}") for a in coco.dataset.get("annotations", [])
+                     if lookup.get(a["category_id"]) is None)
+    if counts:
+        listed = ", ".join(f"{n} ({k})" for n, k in counts.most_common(5))
+        more = f" and {len(counts) - 5} more" if len(counts) > 5 else ""
+        log_first_n(logging.WARNING, f"{json_file}: {sum(counts.values())} annotation(s) of {len(counts)} "
+                    f"category(ies) outside the class map ignored: {listed}{more}", key="message")
+    return dict(counts)
+
+
 def default_thing_classes(json_file, class_map):
     """Target class names: VOC order for the VOC map, else the map's order, else the json's categories."""
     if class_map is not None:
@@ -92,6 +113,7 @@ def load_coco_weak(json_file, image_root, thing_classes, class_map=None, name=No
     """Weak records (``classes`` only) of a COCO json; images without a mapped label are counted, not kept."""
     coco = _open_coco(json_file)
     lookup = _category_lookup(coco, class_map, thing_classes)
+    unknown = unknown_categories(coco, lookup, json_file)
     records, unlabelled = [], 0
     for img in coco.loadImgs(sorted(coco.getImgIds())):
         anns = coco.loadAnns(coco.getAnnIds(imgIds=[img["id"]], iscrowd=False))
@@ -100,7 +122,8 @@ def load_coco_weak(json_file, image_root, thing_classes, class_map=None, name=No
             unlabelled += 1
             continue
         records.append(dict(_base_record(img, image_root), classes=classes))
-    summary = {"images": len(records), "left_out_no_label_in_class_map": unlabelled}
+    summary = {"images": len(records), "left_out_no_label_in_class_map": unlabelled,
+               "ignored_annotations_outside_class_map": sum(unknown.values())}
     if name:
         _SUMMARIES[name] = summary
     if unlabelled:
@@ -113,6 +136,7 @@ def load_coco_instances(json_file, image_root, thing_classes, class_map=None):
     """Instance records (RLE masks, mapped categories, crowd kept as iscrowd=1) of every image of a COCO json."""
     coco = _open_coco(json_file)
     lookup = _category_lookup(coco, class_map, thing_classes)
+    unknown_categories(coco, lookup, json_file)
     records = []
     for img in coco.loadImgs(sorted(coco.getImgIds())):
         annotations = []
@@ -130,8 +154,27 @@ def load_coco_instances(json_file, image_root, thing_classes, class_map=None):
     return records
 
 
-def register_coco_weak(name, json_file, image_root, class_map=None, thing_classes=None):
-    """Register ``<name>_cls`` (weak) and ``<name>_instance`` (evaluation) from one COCO json."""
+def check_image_files(records, json_file, skip_bad=False):
+    """The records whose image file exists.
+
+    A missing one is a ``BadInputError`` "<file> (image <id>): listed in <json_file> but not on disk";
+    with ``skip_bad`` it is left out and the count logged as a warning.
+    """
+    kept = [r for r in records if os.path.isfile(r["file_name"])]
+    if len(kept) < len(records):
+        missing = next(r for r in records if not os.path.isfile(r["file_name"]))
+        if not skip_bad:
+            raise bad_input(missing["file_name"], f"listed in {json_file} but not on disk", missing["image_id"])
+        logger.warning("%s: %d image(s) listed but not on disk skipped (DATASETS.SKIP_BAD), e.g. %s",
+                       json_file, len(records) - len(kept), missing["file_name"])
+    return kept
+
+
+def register_coco_weak(name, json_file, image_root, class_map=None, thing_classes=None, skip_bad=False):
+    """Register ``<name>_cls`` (weak) and ``<name>_instance`` (evaluation) from one COCO json.
+
+    Loading checks that every listed image is on disk (``check_image_files``).
+    """
     json_file, image_root = os.path.abspath(json_file), os.path.abspath(image_root)
     class_map = load_class_map(class_map)
     if thing_classes is None:
@@ -154,7 +197,7 @@ def register_coco_weak(name, json_file, image_root, class_map=None, thing_classe
         if full in DatasetCatalog.list():
             DatasetCatalog.remove(full)
             MetadataCatalog.remove(full)
-        DatasetCatalog.register(full, loader)
+        DatasetCatalog.register(full, lambda loader=loader: check_image_files(loader(), json_file, skip_bad))
         MetadataCatalog.get(full).set(**meta)
     return name
 

@@ -15,10 +15,12 @@ from detectron2.structures import BoxMode
 from PIL import Image
 from pycocotools import mask as mask_util
 
-from ..errors import BadInputError, bad_input
+from ..errors import BadInputError, bad_input, require_file
 
 __all__ = [
     "VOC_CLASSES",
+    "TRAIN_AUG_LABEL_FILE",
+    "check_voc_root",
     "read_split",
     "load_voc_cls",
     "load_voc_instances",
@@ -34,9 +36,25 @@ VOC_CLASSES = (
 )
 
 
+# Image-level labels of train_aug under VOC2012/, written by datasets/prepare_voc.py.
+TRAIN_AUG_LABEL_FILE = "cls_labels_train_aug.json"
+_INSTANCE_FOLDERS = ("JPEGImages", "SegmentationClass", "SegmentationObject")
+
+
 def _require_dir(path, hint):
     if not os.path.isdir(path):
         raise BadInputError(f"{path}: folder not found; {hint}")
+
+
+def check_voc_root(voc_root, instances=False, label_file=None):
+    """Cheap check that ``voc_root`` holds what a reader needs (BadInputError otherwise).
+
+    JPEGImages; with ``instances`` also SegmentationClass and SegmentationObject; ``label_file`` when given.
+    """
+    for folder in _INSTANCE_FOLDERS if instances else _INSTANCE_FOLDERS[:1]:
+        _require_dir(os.path.join(voc_root, folder), "download/prepare the dataset (see datasets/README.md)")
+    if label_file:
+        require_file(label_file, "label file not found; run python datasets/prepare_voc.py")
 
 
 def read_split(split_file):
@@ -92,11 +110,9 @@ def load_voc_cls(voc_root, split_file=None, class_names=VOC_CLASSES, label_file=
     datasets/prepare_voc.py) when given, else from the VOC XML annotations.
     Without ``split_file`` the images are the keys of ``label_file``.
     """
-    _require_dir(os.path.join(voc_root, "JPEGImages"), "download/prepare the dataset (see datasets/README.md)")
+    check_voc_root(voc_root, label_file=label_file)
     labels = None
     if label_file:
-        if not os.path.isfile(label_file):
-            raise BadInputError(f"{label_file}: label file not found; run python datasets/prepare_voc.py")
         with open(label_file) as f:
             labels = json.load(f)
     image_ids = read_split(split_file) if split_file else sorted(labels)
@@ -161,8 +177,7 @@ def _annotation(category_id, mask):
 
 def load_voc_instances(voc_root, split, skip_bad=False):
     """Instance records of ``ImageSets/Segmentation/<split>.txt`` from SegmentationObject + SegmentationClass."""
-    for folder in ("JPEGImages", "SegmentationClass", "SegmentationObject"):
-        _require_dir(os.path.join(voc_root, folder), "download/prepare the dataset (see datasets/README.md)")
+    check_voc_root(voc_root, instances=True)
     split_file = os.path.join(voc_root, "ImageSets", "Segmentation", f"{split}.txt")
     records, bad = [], []
     for image_id in read_split(split_file):

@@ -6,7 +6,7 @@ from detectron2.engine import DefaultTrainer
 from detectron2.modeling import build_model
 
 from ..data.weak_mappers import CAMDatasetMapper
-from ..modeling.backbone_weights import load_imagenet_weights, log_scratch_once
+from ..modeling.backbone_weights import init_cam_backbone
 from ..solver import build_poly_lr_scheduler, build_optimizer
 
 __all__ = ["StageTrainer", "CAMTrainer", "cam_stage_cfg", "stage_cfg_with_solver"]
@@ -66,10 +66,7 @@ class CAMTrainer(StageTrainer):
     @classmethod
     def build_model(cls, cfg):
         model = build_model(cfg)
-        if cfg.MODEL.IMAGENET_WEIGHTS:
-            load_imagenet_weights(model.backbone, cfg.MODEL.IMAGENET_WEIGHTS)
-        else:
-            log_scratch_once()
+        init_cam_backbone(model.backbone, cfg)
         return model
 
     @classmethod

