@@ -7,32 +7,37 @@ environment and config dumps and before anything is written to OUTPUT_DIR. So a 
 (``launch_tool`` for Detectron2's ``launch``). ``setup_package_logger`` sends the ``irnet_wsis`` loggers'
 lines to the console and to OUTPUT_DIR/log.txt.
 """
+import json
+import logging
 import os
 import sys
+from collections import OrderedDict
 
 import yaml
+from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.engine import launch
+from detectron2.engine import default_argument_parser, default_setup, launch
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 from .config import setup_cfg
+from .data.builtin import register_from_cfg
 from .data.voc import TRAIN_AUG_LABEL_FILE, check_voc_root
 from .errors import BadInputError, require_file
 from .modeling.backbone_weights import require_cam_checkpoint
 
 __all__ = ["load_cfg", "check_dataset_roots", "check_model_weights", "setup_package_logger", "exit_on_bad_input",
-           "launch_tool"]
+           "launch_tool", "setup_run", "tool_parser", "train_or_test", "report_metrics"]
 
 
-def load_cfg(config_file, opts=(), freeze=True):
-    """``setup_cfg``, with a missing config file or a bad key or value (of the file or of ``opts``) as a
-    one-line ``BadInputError``."""
+def load_cfg(config_file, opts=(), freeze=True, add_configs=()):
+    """``setup_cfg`` (with ``add_configs``), a missing config file or a bad key or value (of the file or of
+    ``opts``) as a one-line ``BadInputError``."""
     if not config_file:
         raise BadInputError("--config-file: no config file given")
     require_file(config_file, "config file not found")
     try:
-        return setup_cfg(config_file, opts, freeze=freeze)
+        return setup_cfg(config_file, opts, freeze=freeze, add_configs=add_configs)
     except KeyError as e:  # yacs: "Non-existent key: A.B" (opts), "Non-existent config key: A.B" (file)
         raise BadInputError(f"{config_file}: {e.args[0]}") from e
     except (ValueError, AssertionError, OSError, yaml.YAMLError) as e:  # type mismatch, odd override list, _BASE_
@@ -97,3 +102,48 @@ def launch_tool(main, checked_cfg, args):
     exit_on_bad_input(checked_cfg, args)
     exit_on_bad_input(launch, main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
                       dist_url=args.dist_url, args=(args,))
+
+
+def tool_parser():
+    """Detectron2's ``default_argument_parser`` with ``--config`` as an alias of ``--config-file``."""
+    parser = default_argument_parser()
+    parser.add_argument("--config", dest="config_file", metavar="FILE", help="alias of --config-file")
+    return parser
+
+
+def train_or_test(trainer_cls, cfg, args):
+    """``--eval-only``: ``trainer_cls.test`` of MODEL.WEIGHTS; else train (resuming with ``--resume``)."""
+    if args.eval_only:
+        model = trainer_cls.build_model(cfg)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        return trainer_cls.test(cfg, model)
+    trainer = trainer_cls(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train()
+
+
+def report_metrics(cfg, results, make_table, logger_name):
+    """Evaluation results of a ``DefaultTrainer.test`` -> one table (``make_table({dataset: results})``), logged,
+    printed and written to OUTPUT_DIR/metrics_table.{md,json} on the main process. Returns what ``test``
+    returns: the one dataset's results, or all of them by dataset."""
+    if len(cfg.DATASETS.TEST) == 1:
+        results = OrderedDict([(cfg.DATASETS.TEST[0], results)])
+    if comm.is_main_process() and results:
+        table = make_table(results)
+        logging.getLogger(logger_name).info("evaluation:\n%s", table)
+        print(table)
+        with open(os.path.join(cfg.OUTPUT_DIR, "metrics_table.md"), "w") as f:
+            f.write(table + "\n")
+        with open(os.path.join(cfg.OUTPUT_DIR, "metrics_table.json"), "w") as f:
+            json.dump(results, f, indent=2)
+    return results[cfg.DATASETS.TEST[0]] if len(cfg.DATASETS.TEST) == 1 else results
+
+
+def setup_run(checked_cfg, args):
+    """``checked_cfg(args)``, then Detectron2's ``default_setup`` (OUTPUT_DIR, its log, the environment and config
+    dumps), the package logger into OUTPUT_DIR/log.txt and the datasets the cfg names. Returns the cfg."""
+    cfg = checked_cfg(args)
+    default_setup(cfg, args)
+    setup_package_logger(cfg.OUTPUT_DIR)
+    register_from_cfg(cfg)
+    return cfg

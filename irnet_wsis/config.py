@@ -290,12 +290,15 @@ def fall_back_to_cpu(cfg):
     return cfg
 
 
-def setup_cfg(config_file, opts=(), freeze=True):
-    """Detectron2 cfg with our keys, ``config_file`` and ``opts`` merged, on the CPU when there is no GPU."""
+def setup_cfg(config_file, opts=(), freeze=True, add_configs=()):
+    """Detectron2 cfg with our keys (and those of ``add_configs``, e.g. Detectron2 projects' ``add_*_config``),
+    ``config_file`` and ``opts`` merged, on the CPU when there is no GPU."""
     from detectron2.config import get_cfg
 
     cfg = get_cfg()
     add_irnet_config(cfg)
+    for add_config in add_configs:
+        add_config(cfg)
     cfg.merge_from_file(config_file)
     cfg.merge_from_list(list(opts))
     fall_back_to_cpu(cfg)

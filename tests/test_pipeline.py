@@ -81,24 +81,40 @@ def test_rerun_resumes_without_recomputing(pseudo_run):
     assert sorted(os.listdir(work / "cams")) == sorted(stamps)
 
 
-def test_train_net_two_iterations_and_apr(pseudo_run):
-    tmp, _, _, _ = pseudo_run
+def _train_net_two_iterations(tmp, config, out):
+    """train_net.py on ``configs/synthetic/<config>.yaml``: 2 iterations on the pipeline's json at 64 px, the
+    backbone from its CAM stage, into ``tmp/out``. Returns (tool module, args)."""
     tool = _load_tool("train_net")
     opts = _tiny_opts(tmp) + [
         "DATASETS.PSEUDO_JSON", str(tmp / "work" / "pseudo_coco.json"),
         "MODEL.CAM_BACKBONE_INIT", str(tmp / "work" / "cam" / "model_final.pth"),
         "SOLVER.MAX_ITER", "2", "SOLVER.IMS_PER_BATCH", "2", "SOLVER.WARMUP_ITERS", "0",
         "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MAX_SIZE_TRAIN", "64", "INPUT.MIN_SIZE_TEST", "64",
-        "INPUT.MAX_SIZE_TEST", "64", "OUTPUT_DIR", str(tmp / "mask_rcnn"),
+        "INPUT.MAX_SIZE_TEST", "64", "OUTPUT_DIR", str(tmp / out),
     ]
-    args = tool.build_parser().parse_args(["--config", os.path.join(ROOT, "configs/synthetic/mask_rcnn_pseudo.yaml")]
-                                          + opts)
+    args = tool.tool_parser().parse_args(["--config", os.path.join(ROOT, f"configs/synthetic/{config}.yaml")] + opts)
     tool.main(args)
+    return tool, args
+
+
+def test_train_net_two_iterations_and_apr(pseudo_run):
+    tmp, _, _, _ = pseudo_run
+    _train_net_two_iterations(tmp, "mask_rcnn_pseudo", "mask_rcnn")
     table = json.loads((tmp / "mask_rcnn" / "metrics_table.json").read_text())
     res = table["synthetic_voc_val_instance"]
     assert 0.0 <= res["segm_apr"]["AP50r"] <= 100.0 and 0.0 <= res["segm_apr"]["AP70r"] <= 100.0
     assert "AP" in res["segm"]
     assert (tmp / "mask_rcnn" / "model_final.pth").exists()
+
+
+def test_train_net_pointrend_two_iterations_and_apr(pseudo_run):
+    """configs/synthetic/pointrend_pseudo.yaml through train_net.py, a model named by its config alone."""
+    tmp, _, _, _ = pseudo_run
+    tool, args = _train_net_two_iterations(tmp, "pointrend_pseudo", "pointrend")
+    res = json.loads((tmp / "pointrend" / "metrics_table.json").read_text())["synthetic_voc_val_instance"]
+    assert 0.0 <= res["segm_apr"]["AP50r"] <= 100.0 and "AP" in res["segm"]
+    model = tool.Trainer.build_model(tool.setup(args))
+    assert type(model.roi_heads.mask_head).__name__ == "PointRendMaskHead"
 
 
 def test_train_net_stops_on_bad_json(pseudo_run, tmp_path):
@@ -110,12 +126,12 @@ def test_train_net_stops_on_bad_json(pseudo_run, tmp_path):
     data = json.loads((tmp / "work" / "pseudo_coco.json").read_text())
     data["images"] = data["images"][:3]
     bad.write_text(json.dumps(data))
-    args = tool.build_parser().parse_args(
+    args = tool.tool_parser().parse_args(
         ["--config-file", os.path.join(ROOT, "configs/synthetic/mask_rcnn_pseudo.yaml")] + _tiny_opts(tmp)
-        + ["DATASETS.PSEUDO_JSON", str(bad), "OUTPUT_DIR", str(tmp_path / "out")])
+        + ["DATASETS.PSEUDO_JSON", str(bad), "MODEL.CAM_BACKBONE_INIT", "", "OUTPUT_DIR", str(tmp_path / "out")])
     with pytest.raises(BadInputError, match="does not match the image set"):
         tool.main(args)
-    args = tool.build_parser().parse_args(
+    args = tool.tool_parser().parse_args(
         ["--config-file", os.path.join(ROOT, "configs/synthetic/mask_rcnn_pseudo.yaml")] + _tiny_opts(tmp)
         + ["DATASETS.PSEUDO_JSON", str(tmp_path / "missing.json"), "OUTPUT_DIR", str(tmp_path / "out")])
     with pytest.raises(BadInputError, match="run tools/generate_pseudo.py first"):

@@ -17,13 +17,13 @@ import logging
 import os
 import sys
 
-from detectron2.engine import default_argument_parser, default_setup
+from detectron2.engine import default_argument_parser
 from detectron2.utils import comm
 from tabulate import tabulate
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import irnet_wsis  # noqa: E402  registers meta-architectures, backbones, datasets
-from irnet_wsis.cli import check_dataset_roots, launch_tool, load_cfg, setup_package_logger  # noqa: E402
+import irnet_wsis  # noqa: E402,F401  registers meta-architectures, backbones, datasets
+from irnet_wsis.cli import check_dataset_roots, launch_tool, load_cfg, setup_package_logger, setup_run  # noqa: E402
 from irnet_wsis.engine.stages import STAGES, run_stage, work_paths  # noqa: E402
 from irnet_wsis.errors import BadInputError  # noqa: E402
 from irnet_wsis.modeling.backbone_weights import check_cam_backbone_start  # noqa: E402
@@ -55,10 +55,7 @@ def checked_cfg(args):
 
 
 def setup(args):
-    cfg = checked_cfg(args)
-    default_setup(cfg, args)
-    setup_package_logger(cfg.OUTPUT_DIR)
-    irnet_wsis.data.builtin.register_from_cfg(cfg)
+    cfg = setup_run(checked_cfg, args)
     return cfg
 
 

@@ -13,27 +13,28 @@ written to OUTPUT_DIR/metrics_table.{md,json}. Bad input found before the run
 (config keys, missing json, checkpoint or VOC folders) stops it with one line on
 stderr and exit code 2, nothing written.
 """
-import json
 import logging
 import os
 import sys
-from collections import OrderedDict
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import MetadataCatalog
-from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup
+from detectron2.engine import DefaultTrainer
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
-from detectron2.utils import comm
+from detectron2.projects.point_rend import add_pointrend_config  # also registers PointRend's heads
 from tabulate import tabulate
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import irnet_wsis  # noqa: E402  registers datasets, backbones, meta-architectures
+import irnet_wsis  # noqa: E402,F401  registers datasets, backbones, meta-architectures
 from irnet_wsis.cli import (  # noqa: E402
     check_dataset_roots,
     check_model_weights,
     launch_tool,
     load_cfg,
+    report_metrics,
     setup_package_logger,
+    setup_run,
+    tool_parser,
+    train_or_test,
 )
 from irnet_wsis.data.builtin import concat_dataset_dicts, dataset_names  # noqa: E402
 from irnet_wsis.errors import BadInputError  # noqa: E402
@@ -77,19 +78,7 @@ class Trainer(DefaultTrainer):
 
     @classmethod
     def test(cls, cfg, model, evaluators=None):
-        if len(cfg.DATASETS.TEST) == 1:
-            results = OrderedDict([(cfg.DATASETS.TEST[0], super().test(cfg, model, evaluators))])
-        else:
-            results = super().test(cfg, model, evaluators)
-        if comm.is_main_process() and results:
-            table = metrics_table(results)
-            logger.info("evaluation:\n%s", table)
-            print(table)
-            with open(os.path.join(cfg.OUTPUT_DIR, "metrics_table.md"), "w") as f:
-                f.write(table + "\n")
-            with open(os.path.join(cfg.OUTPUT_DIR, "metrics_table.json"), "w") as f:
-                json.dump(results, f, indent=2)
-        return results[cfg.DATASETS.TEST[0]] if len(cfg.DATASETS.TEST) == 1 else results
+        return report_metrics(cfg, super().test(cfg, model, evaluators), metrics_table, logger.name)
 
 
 def register_pseudo_labels(cfg):
@@ -126,36 +115,20 @@ def check_inputs(cfg, args):
 def checked_cfg(args):
     """The run's cfg, its inputs checked (``check_inputs``) before anything is written."""
     setup_package_logger()
-    cfg = load_cfg(args.config_file, args.opts)
+    cfg = load_cfg(args.config_file, args.opts, add_configs=(add_pointrend_config,))
     check_inputs(cfg, args)
     return cfg
 
 
 def setup(args):
-    cfg = checked_cfg(args)
-    default_setup(cfg, args)
-    setup_package_logger(cfg.OUTPUT_DIR)
-    irnet_wsis.data.builtin.register_from_cfg(cfg)
+    cfg = setup_run(checked_cfg, args)
     register_pseudo_labels(cfg)
     return cfg
 
 
 def main(args):
-    cfg = setup(args)
-    if args.eval_only:
-        model = Trainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
-        return Trainer.test(cfg, model)
-    trainer = Trainer(cfg)
-    trainer.resume_or_load(resume=args.resume)
-    return trainer.train()
-
-
-def build_parser():
-    parser = default_argument_parser()
-    parser.add_argument("--config", dest="config_file", metavar="FILE", help="alias of --config-file")
-    return parser
+    return train_or_test(Trainer, setup(args), args)
 
 
 if __name__ == "__main__":
-    launch_tool(main, checked_cfg, build_parser().parse_args())
+    launch_tool(main, checked_cfg, tool_parser().parse_args())
