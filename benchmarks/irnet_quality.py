@@ -3,7 +3,8 @@
 
 For each image of a *_instance set (default: synthetic val):
 - B is upsampled to the image; mean B on ground-truth class boundaries (the
-  void band of SegmentationClass, dilated 1 px) is compared with mean B inside
+  void band of SegmentationClass, dilated 1 px; for COCO-json sets, where the
+  instance-id map changes, dilated 2 px) is compared with mean B inside
   objects (object pixels eroded by 3 px);
 - centroids as synthesis finds them (SYNTHESIS.CENTROID_RULE):
   "magnitude": D (mean-subtracted) gives candidate centroids |D| <
@@ -92,7 +93,7 @@ def main(argv=None):
                               4 * out["boundary"].shape[1]), mode="bilinear", align_corners=False)[0, 0, :h, :w]
             b = b.numpy()
             gt = gt_label_map(record)
-            band = cv2.dilate((gt == 255).astype(np.uint8), kernel).astype(bool)
+            band = boundary_band(record, gt, kernel)
             objects = cv2.erode(((gt > 0) & (gt < 255)).astype(np.uint8), kernel, iterations=3).astype(bool)
             if band.any() and objects.any():
                 on_boundary.append(b[band].mean())
@@ -170,6 +171,21 @@ def count_centroids(cfg, d, cam_max, fg4, objects4):
     comps, k = centroid_components(d, s.CENTROID_THRESHOLD, foreground, s.CENTROID_CONNECTIVITY)
     fg = fg4.numpy()
     return {"detected": sum(1 for j in range(1, k + 1) if fg[comps == j].mean() > 0.5)}
+
+
+def boundary_band(record, gt, kernel):
+    """bool (H, W): ground-truth class boundaries dilated by ``kernel``. VOC-style label maps draw them as the
+    255 void band; COCO-json records have none, so there they are where the instance-id map changes between
+    an object and anything else (crowd regions left out)."""
+    if record.get("sem_seg_file_name"):
+        return cv2.dilate((gt == 255).astype(np.uint8), kernel).astype(bool)
+    from irnet_wsis.evaluation.apr import decode_rle
+
+    ids = np.zeros(gt.shape, np.int32)
+    for k, ann in enumerate(a for a in record.get("annotations", []) if not a.get("iscrowd", 0)):
+        ids[decode_rle(ann["segmentation"])] = k + 1
+    edges = cv2.dilate(ids.astype(np.float32), kernel) != cv2.erode(ids.astype(np.float32), kernel)
+    return cv2.dilate(edges.astype(np.uint8), kernel).astype(bool) & (gt != 255)
 
 
 def instance_masks4(record, shape):

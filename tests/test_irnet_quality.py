@@ -32,3 +32,20 @@ def test_landing_count_takes_every_group_and_checks_them_against_objects():
     union = np.logical_or.reduce(objects)
     found = q.count_centroids(cfg, d, cam_max, torch.from_numpy(union), union)
     assert found == {"detected": 4, "on_objects": 3, "majority_foreground": 1}
+
+
+def test_boundary_band_of_a_coco_record_is_where_the_instance_map_changes():
+    from pycocotools import mask as mask_util
+
+    from irnet_wsis.evaluation.pseudo_quality import gt_label_map
+
+    q = _module()
+    square = np.zeros((10, 10), np.uint8)
+    square[3:7, 3:7] = 1
+    rle = mask_util.encode(np.asfortranarray(square))
+    record = {"height": 10, "width": 10, "annotations": [{"category_id": 0, "segmentation": rle, "iscrowd": 0}]}
+    band = q.boundary_band(record, gt_label_map(record), np.ones((3, 3), np.uint8))
+    # the id map changes across rows/cols 2-7 (a 3x3 window meets both 0 and 1), dilated once more: rows/cols 1-8
+    want = np.zeros((10, 10), bool)
+    want[1:9, 1:9] = True
+    assert np.array_equal(band, want)
