@@ -1,7 +1,7 @@
 """Configuration keys of irnet_wsis.
 
-``add_irnet_config(cfg)`` adds every hyperparameter of the pipeline (see
-``DESIGN.md``) to a Detectron2 config.  Defaults are the paper's; where the
+``add_irnet_config(cfg)`` adds every hyperparameter of the pipeline to a
+Detectron2 config (reference table: ``docs/options.md``).  Defaults are the paper's; where the
 authors' public code chose differently the comment says "code:" and, if the
 code's choice is the default, why.
 """
@@ -33,7 +33,7 @@ def add_irnet_config(cfg):
     _C.MODEL.EFFICIENTNET = CN()
     _C.MODEL.EFFICIENTNET.VARIANT = "lite0"  # lite0, lite1, lite2
     _C.MODEL.EFFICIENTNET.OUTPUT_STRIDE = 32  # 16: last stages dilated (CAM and IRNet, as the paper's ResNet)
-    # (8 also dilates res4: measured worse for coco_mini CAMs, benchmarks/RESULTS.md)
+    # (8 also dilates res4: measured worse for coco_mini CAMs, docs/ablations.md)
     _C.MODEL.EFFICIENTNET.PRETRAINED = True
     _C.MODEL.EFFICIENTNET.OUT_FEATURES = ["stem", "res2", "res3", "res4", "res5"]  # strides 4, 4, 8, 16, 16|32
     _C.MODEL.EFFICIENTNET.FREEZE_AT = 0  # as MODEL.BACKBONE.FREEZE_AT: 0 trains all, 2 freezes stem + res2, ...
@@ -111,11 +111,11 @@ def add_irnet_config(cfg):
     _C.MODEL.IRNET.FREEZE_BACKBONE = True
     # Levels the displacement branch reads (a subset of IN_FEATURES, finest first); empty: all (paper).
     # On synthetic 128-px images ("stem", "res2", "res3") did not separate touching objects either
-    # (centroid count 14.0% vs 13.0%, benchmarks/RESULTS.md).
+    # (centroid count 14.0% vs 13.0%, docs/ablations.md).
     _C.MODEL.IRNET.DISP_IN_FEATURES = ()
     # Weight each same-class pair of Eq. 5 by its affinity (Eq. 7) from the current, detached B, so that
     # touching same-class instances are not told to share one centroid. False: the paper's plain mean.
-    # Measured no gain on the synthetic set (Eq. 8 trains B low on those same pairs; benchmarks/RESULTS.md).
+    # Measured no gain on the synthetic set (Eq. 8 trains B low on those same pairs; docs/ablations.md).
     _C.MODEL.IRNET.AFFINITY_WEIGHTED_DISP = False
     # Which same-class pairs Eq. 5 uses (Eq. 8 keeps every pair): "class" (the paper: all within the
     # radius), "region" (both in one connected region of the relation labels: two separate blobs of one
@@ -173,7 +173,7 @@ def add_irnet_config(cfg):
     # Eq. 10 refinement iterations; paper 100 (code: 300).
     _C.SYNTHESIS.REFINE_ITERATIONS = 100
     # How Eq. 10 reads D at a point's current position: "bilinear" (the authors' code) or "nearest" (the
-    # rounded cell). docs/paper_path.md has the measurement on the synthetic set.
+    # rounded cell). Measured both ways on the synthetic set: benchmarks/RESULTS.md, "Paper path".
     _C.SYNTHESIS.REFINE_SAMPLING = "bilinear"
     # > 0 (not the paper): vectors of D shorter than this (stride-4 pixels) are zero before Eq. 10, so that
     # the small field left on background does not drift, summed over the iterations, into false centroids.
@@ -231,7 +231,8 @@ def add_irnet_config(cfg):
     # value past MAX_ITER.
     _C.PIPELINE.CAM_SOLVER = CN()
     _C.PIPELINE.CAM_SOLVER.BASE_LR = 0.1
-    _C.PIPELINE.CAM_SOLVER.MAX_ITER = 3300  # 5 epochs of 10,582 images at batch 16 (0: no training, the network as started)
+    # 5 epochs of 10,582 images at batch 16 (661 batches each); 0: no training, the network as started
+    _C.PIPELINE.CAM_SOLVER.MAX_ITER = 3305
     _C.PIPELINE.CAM_SOLVER.IMS_PER_BATCH = 16
     _C.PIPELINE.CAM_SOLVER.WEIGHT_DECAY = 1e-4
     # The authors' PolyOptimizer passes weight_decay where torch's SGD takes momentum, so the networks behind the

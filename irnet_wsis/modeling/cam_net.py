@@ -6,7 +6,7 @@ The paper pools by global average (equal to classifying the averaged features);
 ``MODEL.CAM.POOLING`` also offers log-sum-exp and top-k mean pooling, which ask a
 class to score high where it is rather than on average over the image (meant for
 small objects in large photos; log-sum-exp measured no better on coco_mini,
-benchmarks/RESULTS.md). ``MODEL.CAM.HEAD_INIT_CLASS_MAP`` starts the classifier
+docs/ablations.md). ``MODEL.CAM.HEAD_INIT_CLASS_MAP`` starts the classifier
 from ImageNet's (``imagenet_classifier_init``). The CAM of class c is ReLU(phi_c^T f(x)) divided by
 its maximum (Eq. 1); classes not in the image are zero.
 """
