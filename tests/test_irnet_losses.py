@@ -228,3 +228,29 @@ def test_region_centroid_loss_asks_every_pixel_for_its_regions_centroid():
     assert abs(float(losses["loss_disp_region_centroid"]) - 6.0) < 1e-5
     assert float(region_centroid_loss(torch.cat([two, shared]), regions.expand(2, h, w))) == pytest.approx(1.5)
     assert float(region_centroid_loss(zero, torch.full((1, h, w), -1))) == 0.0
+
+
+def test_eq5_gives_no_gradient_inside_a_large_object_at_a_constant_field():
+    # Why D does not train on 640-px photos: at D = 0 every pixel of an object deeper than the radius has pairs
+    # in opposite directions whose L1 subgradients cancel, so Eq. 5 moves D only within the radius of the
+    # object's border. A 40 x 40 object (rows/cols 4-43), radius 5: pairs reach 4 cells, so on the core of
+    # cells at least 4 from the border (rows/cols 8-39) the gradient is 0.
+    h = w = 48
+    labels = torch.zeros(1, h, w, dtype=torch.long)
+    labels[0, 4:44, 4:44] = 1
+    pairs = PixelPairs.get(5)
+    pos_fg, pos_bg, _ = pair_sets(labels, pairs)
+    d = torch.zeros(1, 2, h, w, requires_grad=True)
+    l_fg, _ = displacement_losses(d, pos_fg, pos_bg, pairs)
+    l_fg.backward()
+    grad = d.grad[0].abs().sum(dim=0)
+    moved = grad > 1e-6 * grad.max()  # the core's sums cancel up to float round-off (1e-11)
+    assert not moved[8:40, 8:40].any()  # the core: no gradient at all
+    assert moved[4:44, 4:44].any() and moved[4, 20]  # the border band moves
+    # the region-centroid loss tells every pixel where its region's centroid (23.5, 23.5) is: a gradient on all
+    # 1,600 cells (c - x is never 0 on the integer grid)
+    d2 = torch.zeros(1, 2, h, w, requires_grad=True)
+    regions = torch.where(labels == 1, 0, -1)
+    region_centroid_loss(d2, regions).backward()
+    inside = d2.grad[0].abs().sum(dim=0) > 0
+    assert inside.sum() == 40 * 40 and inside[4:44, 4:44].all()
