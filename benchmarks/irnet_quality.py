@@ -8,8 +8,7 @@ For each image of a *_instance set (default: synthetic val):
   objects (object pixels eroded by 3 px);
 - centroids as synthesis finds them (SYNTHESIS.CENTROID_RULE):
   "magnitude": D (mean-subtracted) gives candidate centroids |D| <
-  SYNTHESIS.CENTROID_THRESHOLD (only where the image's max CAM >
-  SYNTHESIS.CENTROID_CAM_THRESHOLD when that is > 0); a connected component of
+  SYNTHESIS.CENTROID_THRESHOLD; a connected component of
   candidates lying mostly on ground-truth foreground is a detected centroid.
   "landing": groups of cells where refined vectors land with CAM mass >=
   SYNTHESIS.CENTROID_MIN_MASS; every group is a detected centroid (the ones the
@@ -74,9 +73,7 @@ def main(argv=None):
     stage_cfg = irnet_stage_cfg(cfg)
     model = load_stage_model(stage_cfg, work_paths(cfg)["irnet_model"])
     mean_d = load_mean_displacement(cfg)
-    rule = cfg.SYNTHESIS.CENTROID_RULE
-    cam_threshold = cfg.SYNTHESIS.CENTROID_CAM_THRESHOLD
-    need_cams = rule == "landing" or cam_threshold > 0
+    need_cams = cfg.SYNTHESIS.CENTROID_RULE == "landing"
     cam_model = load_stage_model(cam_stage_cfg(cfg), work_paths(cfg)["cam_model"]) if need_cams else None
     records = DatasetCatalog.get(args.dataset)[: args.num_images]
     on_boundary, inside, counts, checks = [], [], [], []
@@ -167,8 +164,7 @@ def count_centroids(cfg, d, cam_max, fg4, objects4):
         return {"detected": k, "on_objects": len(np.unique(comps[near & (comps > 0)])),
                 "majority_foreground": int(((fg_mass[1:] > 0.5 * mass[1:]) & (mass[1:] > 0)).sum())}
     # |D| < threshold also holds on all background (D ~ 0): only components mostly on foreground count
-    foreground = cam_max > s.CENTROID_CAM_THRESHOLD if s.CENTROID_CAM_THRESHOLD > 0 else None
-    comps, k = centroid_components(d, s.CENTROID_THRESHOLD, foreground, s.CENTROID_CONNECTIVITY)
+    comps, k = centroid_components(d, s.CENTROID_THRESHOLD, s.CENTROID_CONNECTIVITY)
     fg = fg4.numpy()
     return {"detected": sum(1 for j in range(1, k + 1) if fg[comps == j].mean() > 0.5)}
 

@@ -109,14 +109,6 @@ def add_irnet_config(cfg):
     # Checkpoint of the trained CAM network whose backbone IRNet reuses (frozen).
     _C.MODEL.IRNET.CAM_WEIGHTS = ""
     _C.MODEL.IRNET.FREEZE_BACKBONE = True
-    # Levels the displacement branch reads (a subset of IN_FEATURES, finest first); empty: all (paper).
-    # On synthetic 128-px images ("stem", "res2", "res3") did not separate touching objects either
-    # (centroid count 14.0% vs 13.0%, docs/ablations.md).
-    _C.MODEL.IRNET.DISP_IN_FEATURES = ()
-    # Weight each same-class pair of Eq. 5 by its affinity (Eq. 7) from the current, detached B, so that
-    # touching same-class instances are not told to share one centroid. False: the paper's plain mean.
-    # Measured no gain on the synthetic set (Eq. 8 trains B low on those same pairs; docs/ablations.md).
-    _C.MODEL.IRNET.AFFINITY_WEIGHTED_DISP = False
     # Which same-class pairs Eq. 5 uses (Eq. 8 keeps every pair): "class" (the paper: all within the
     # radius), "region" (both in one connected region of the relation labels: two separate blobs of one
     # class are not told to share a centroid) or "instance" (both in one instance region of
@@ -181,11 +173,6 @@ def add_irnet_config(cfg):
     _C.SYNTHESIS.SUBTRACT_MEAN = True
     # Candidate centroid: |D| below this many pixels at stride 4 (code: 2.5).
     _C.SYNTHESIS.CENTROID_THRESHOLD = 2.5
-    # Candidate centroids only where the image's max CAM exceeds this (> 0; not the paper). D is ~0 on all
-    # background, so with 0 (anywhere: the paper) the centre of an object smaller than about threshold + 1
-    # cells in radius joins the background's component and its pixels share one instance with every
-    # such object of the image.
-    _C.SYNTHESIS.CENTROID_CAM_THRESHOLD = 0.0
     # How centroids are found: "magnitude" (the paper: components of |D| < CENTROID_THRESHOLD) or "landing"
     # (not the paper: groups of cells where refined vectors land with CAM mass >= CENTROID_MIN_MASS, each
     # pixel weighing its max CAM, so background makes no centroid; instances.landing_components).

@@ -87,28 +87,6 @@ def test_flip_multiscale_merge_is_symmetric_for_symmetric_input():
     assert torch.all(cam_full <= 1.0) and torch.all(cam_full.flatten(1).max(1).values > 0.9)
 
 
-def test_irnet_displacement_branch_reads_only_its_levels():
-    import pytest
-
-    from irnet_wsis.modeling.irnet import IRNet
-
-    cfg = _cfg(18)
-    cfg.MODEL.IRNET.FREEZE_BACKBONE = False
-    cfg.MODEL.BACKBONE.FREEZE_AT = 0
-    cfg.MODEL.IRNET.DISP_IN_FEATURES = ("stem", "res2", "res3")
-    irnet = IRNet(cfg)
-    assert len(irnet.disp_head.reduce) == 3
-    displacement, boundary = irnet.predict(torch.zeros(2, 3, 65, 97).uniform_(0, 255))
-    assert displacement.shape == (2, 2, 17, 25) and boundary.shape == (2, 17, 25)
-    displacement.abs().sum().backward()
-    grads = {n.split(".")[0]: p.grad is not None and p.grad.abs().sum() > 0
-             for n, p in irnet.backbone.named_parameters() if n.split(".")[0] in ("res3", "res4", "res5")}
-    assert grads == {"res3": True, "res4": False, "res5": False}  # D depends on res3, not on res4 / res5
-    cfg.MODEL.IRNET.DISP_IN_FEATURES = ("res6",)
-    with pytest.raises(ValueError, match="DISP_IN_FEATURES"):
-        IRNet(cfg)
-
-
 def test_score_pooling_on_a_known_map():
     import math
 

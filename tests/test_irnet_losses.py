@@ -85,27 +85,6 @@ def test_loss_dict_and_gradients():
     assert d.grad.abs().sum() > 0 and b.grad.abs().sum() > 0
 
 
-def test_eq5_affinity_weights_drop_pairs_across_a_boundary():
-    # two touching squares of one class (one relation region), each with its own centroid field
-    h, w = 8, 16
-    labels = torch.zeros(1, h, w, dtype=torch.long)
-    labels[0, 2:6, 2:14] = 1
-    pairs = PixelPairs(3)
-    fg, bg, _ = pair_sets(labels, pairs)
-    two = torch.cat([_centroid_field(h, 8, 3.5, 4.5), _centroid_field(h, 8, 3.5, 3.5)], dim=-1)
-    plain, _ = displacement_losses(two, fg, bg, pairs)
-    assert float(plain) > 0.1  # the paper's Eq. 5 asks the two squares for one centroid
-    boundary = torch.zeros(1, h, w)
-    boundary[0, :, 8] = 1.0  # a drawn boundary between them: pairs crossing it get affinity 0
-    weights = pairs.affinity(boundary)
-    weighted, _ = displacement_losses(two, fg, bg, pairs, fg_weights=weights)
-    assert float(weighted) < 1e-6
-    ones, _ = displacement_losses(two, fg, bg, pairs, fg_weights=torch.ones_like(weights))
-    assert math.isclose(float(ones), float(plain), rel_tol=1e-6)
-    losses = irnet_losses(two, boundary, labels, pairs, affinity_weighted_disp=True)
-    assert float(losses["loss_disp_fg"]) < 1e-6
-
-
 def test_label_regions_splits_separate_blobs_of_one_label():
     labels = torch.zeros(1, 6, 9, dtype=torch.long)
     labels[0, 1:3, 1:3] = 2  # blob A

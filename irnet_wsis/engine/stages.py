@@ -338,7 +338,6 @@ def synthesis_kwargs(cfg, method=None):
         "refine_iterations": s.REFINE_ITERATIONS,
         "refine_min_norm": s.REFINE_MIN_NORM,
         "centroid_threshold": s.CENTROID_THRESHOLD,
-        "centroid_cam_threshold": s.CENTROID_CAM_THRESHOLD,
         "centroid_rule": s.CENTROID_RULE,
         "centroid_min_mass": s.CENTROID_MIN_MASS,
         "centroid_connectivity": s.CENTROID_CONNECTIVITY,

@@ -27,26 +27,19 @@ class IRNet(nn.Module):
     @configurable
     def __init__(self, *, backbone, in_features, disp_channels=256, disp_gn_groups=16, boundary_channels=32,
                  boundary_gn_groups=4, train_radius=10, loss_weights=(1.0, 1.0, 1.0), freeze_backbone=True,
-                 test_flip=True, disp_in_features=(), affinity_weighted_disp=False, disp_pairs_within="class",
+                 test_flip=True, disp_pairs_within="class",
                  region_boundaries=False, region_mean_weight=0.0, region_centroid_weight=0.0, pixel_mean, pixel_std):
         super().__init__()
         self.backbone = backbone
         self.in_features = list(in_features)
         shapes = backbone.output_shape()
         channels = [shapes[f].channels for f in self.in_features]
-        # the displacement branch may read a subset of the levels (finest first); default all
-        disp_in_features = list(disp_in_features) or self.in_features
-        unknown = [f for f in disp_in_features if f not in self.in_features]
-        if unknown:
-            raise ValueError(f"MODEL.IRNET.DISP_IN_FEATURES {unknown} not in MODEL.IRNET.IN_FEATURES {self.in_features}")
-        self.disp_level_ids = [self.in_features.index(f) for f in disp_in_features]
-        self.disp_head = DisplacementBranch([channels[i] for i in self.disp_level_ids], disp_channels, disp_gn_groups)
+        self.disp_head = DisplacementBranch(channels, disp_channels, disp_gn_groups)
         self.boundary_head = BoundaryBranch(channels, boundary_channels, boundary_gn_groups)
         self.train_radius = train_radius
         self.loss_weights = tuple(loss_weights)
         self.freeze_backbone = freeze_backbone
         self.test_flip = test_flip
-        self.affinity_weighted_disp = affinity_weighted_disp
         if disp_pairs_within not in ("class", "region", "instance"):
             raise ValueError(f"MODEL.IRNET.DISP_PAIRS_WITHIN {disp_pairs_within!r}: class, region or instance")
         self.disp_pairs_within = disp_pairs_within
@@ -79,8 +72,6 @@ class IRNet(nn.Module):
             "loss_weights": (c.LOSS_WEIGHT_DISP_FG, c.LOSS_WEIGHT_DISP_BG, c.LOSS_WEIGHT_BOUNDARY),
             "freeze_backbone": c.FREEZE_BACKBONE,
             "test_flip": c.TEST_FLIP,
-            "disp_in_features": c.DISP_IN_FEATURES,
-            "affinity_weighted_disp": c.AFFINITY_WEIGHTED_DISP,
             "disp_pairs_within": c.DISP_PAIRS_WITHIN,
             "region_boundaries": c.REGION_BOUNDARIES,
             "region_mean_weight": c.LOSS_WEIGHT_DISP_REGION_MEAN,
@@ -110,8 +101,7 @@ class IRNet(nn.Module):
     def predict(self, images: torch.Tensor):
         """(N, 3, H, W) -> D (N, 2, h, w), B (N, h, w) on the stride-4 grid."""
         levels = self.levels(images)
-        disp_levels = [levels[i] for i in self.disp_level_ids]
-        return self.disp_head(disp_levels), self.boundary_head(levels)[:, 0]
+        return self.disp_head(levels), self.boundary_head(levels)[:, 0]
 
     def pair_regions(self, batched_inputs: List[Dict], labels: torch.Tensor):
         """Regions that bound Eq. 5's pairs: (N, h, w) long ids, -1 for none; None for the paper's class pairs."""
@@ -134,7 +124,7 @@ class IRNet(nn.Module):
                 raise ValueError(f"relation labels {tuple(labels.shape[-2:])} != stride-4 grid "
                                  f"{tuple(boundary.shape[-2:])}")
             return irnet_losses(displacement, boundary, labels, PixelPairs.get(self.train_radius), self.loss_weights,
-                                self.affinity_weighted_disp, self.pair_regions(batched_inputs, labels),
+                                self.pair_regions(batched_inputs, labels),
                                 self.region_boundaries, self.region_mean_weight, self.region_centroid_weight)
         results = []
         for image in images:

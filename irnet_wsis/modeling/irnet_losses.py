@@ -37,29 +37,24 @@ def same_region_pairs(regions: torch.Tensor, pairs: PixelPairs) -> torch.Tensor:
     return (regions[:, None] == reg_j) & (regions[:, None] >= 0)
 
 
-def _masked_mean(values: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor = None) -> torch.Tensor:
-    """(Weighted) mean of ``values`` where ``mask``; 0 (in the graph) for an empty mask."""
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` where ``mask``; 0 (in the graph) for an empty mask."""
     m = mask.to(values.dtype)
-    if weights is not None:
-        m = m * weights
-    return (values * m).sum() / m.sum().clamp(min=1.0 if weights is None else 1e-6)
+    return (values * m).sum() / m.sum().clamp(min=1.0)
 
 
-def displacement_losses(displacement: torch.Tensor, pos_fg, pos_bg, pairs: PixelPairs, fg_weights=None):
+def displacement_losses(displacement: torch.Tensor, pos_fg, pos_bg, pairs: PixelPairs):
     """Eq. 5 and Eq. 6.
 
     Args:
         displacement: D (N, 2, h, w) in stride-4 pixels (dy, dx).
-        fg_weights: optional (N, P, h, w) weight of each P+fg pair in Eq. 5 (a weighted mean), e.g. the
-            detached affinity of Eq. 7, so that same-class pairs across a predicted boundary (touching
-            instances) are not told to share a centroid. None: the paper's plain mean.
     Returns:
         (L_fg, L_bg): mean over P+fg of |(D_i - D_j) - (x_j - x_i)|_1 and mean over P+bg of |D_i - D_j|_1.
     """
     d_j = pairs.neighbor_values(displacement)  # (N, 2, P, h, w)
     delta = displacement[:, :, None] - d_j
     offsets = pairs.offsets.to(displacement.device, displacement.dtype).t()[None, :, :, None, None]  # (1,2,P,1,1)
-    l_fg = _masked_mean((delta - offsets).abs().sum(dim=1), pos_fg, fg_weights)
+    l_fg = _masked_mean((delta - offsets).abs().sum(dim=1), pos_fg)
     l_bg = _masked_mean(delta.abs().sum(dim=1), pos_bg)
     return l_fg, l_bg
 
@@ -139,15 +134,13 @@ def boundary_losses(boundary: torch.Tensor, pos_fg, pos_bg, neg, pairs: PixelPai
 
 
 def irnet_losses(displacement, boundary, labels, pairs: PixelPairs, weights=(1.0, 1.0, 1.0),
-                 affinity_weighted_disp=False, regions=None, region_boundaries=False,
+                 regions=None, region_boundaries=False,
                  region_mean_weight=0.0, region_centroid_weight=0.0) -> Dict[str, torch.Tensor]:
     """Eq. 9 as a Detectron2 loss dict (summed by the trainer).
 
     Args:
         displacement: (N, 2, h, w). boundary: (N, h, w). labels: (N, h, w) long relation labels.
         weights: (displacement fg, displacement bg, boundary) weights.
-        affinity_weighted_disp: weight each P+fg pair of Eq. 5 by its affinity from the current B
-            (detached: Eq. 5 does not train B). False: the paper.
         regions: (N, h, w) long region ids (-1: none) or None. Given: Eq. 5 only on P+fg pairs within one
             region (Eq. 8 keeps all of them). None: the paper.
         region_boundaries: with ``regions``, Eq. 8 also counts same-class pairs of two different regions
@@ -159,9 +152,8 @@ def irnet_losses(displacement, boundary, labels, pairs: PixelPairs, weights=(1.0
     """
     pos_fg, pos_bg, neg = pair_sets(labels, pairs)
     aff = pairs.affinity(boundary)
-    fg_weights = aff.detach() if affinity_weighted_disp else None
     disp_fg = pos_fg & same_region_pairs(regions, pairs) if regions is not None else pos_fg
-    d_fg, d_bg = displacement_losses(displacement, disp_fg, pos_bg, pairs, fg_weights)
+    d_fg, d_bg = displacement_losses(displacement, disp_fg, pos_bg, pairs)
     bnd_fg, bnd_neg = pos_fg, neg
     if region_boundaries and regions is not None:
         bnd_fg, bnd_neg = disp_fg, neg | (pos_fg & ~disp_fg)

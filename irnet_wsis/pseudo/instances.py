@@ -4,10 +4,9 @@
    current position, p_{u+1} = p_u + D(p_u), clamped to the grid. ``sampling``
    "bilinear" reads D bilinearly at p_u (the authors' code); "nearest" reads it
    at the rounded cell (not clamping p_u itself).
-2. Candidate centroids: pixels whose (mean-subtracted) |D| is under a threshold,
-   optionally only inside a foreground mask (our option, not the paper's: D is
-   ~0 on all background, so without it the centre of an object smaller than
-   about threshold + 1 cells in radius joins the background's component);
+2. Candidate centroids: pixels whose (mean-subtracted) |D| is under a threshold
+   (D is ~0 on all background, so the centre of an object smaller than about
+   threshold + 1 cells in radius joins the background's component);
    each connected component of candidates is one centroid (``connectivity`` 4,
    the authors' code, or 8).
    Or (our option, not the paper's) the "landing" rule: a centroid is a
@@ -85,18 +84,16 @@ def refine_displacement(displacement: torch.Tensor, iterations: int = 100, min_n
     return refined
 
 
-def centroid_components(displacement: torch.Tensor, threshold: float = 2.5, foreground=None, connectivity: int = 4):
-    """Candidate centroids |D| < threshold (and inside ``foreground``), grouped by ``connectivity`` (4 or 8).
+def centroid_components(displacement: torch.Tensor, threshold: float = 2.5, connectivity: int = 4):
+    """Candidate centroids |D| < threshold, grouped by ``connectivity`` (4 or 8).
 
     Args:
-        displacement: D (2, h, w), grid pixels. foreground: bool (h, w) tensor/array or None (everywhere).
+        displacement: D (2, h, w), grid pixels.
     Returns:
         labels: int (h, w) numpy, 0 outside candidates, 1..K component ids. K: int.
     """
     magnitude = displacement.norm(dim=0).cpu().numpy()
     candidates = magnitude < threshold
-    if foreground is not None:
-        candidates &= torch.as_tensor(foreground).bool().cpu().numpy()
     labels, k = ndimage.label(candidates, structure=_connectivity_structure(connectivity))
     return labels, int(k)
 
@@ -129,14 +126,13 @@ def landing_components(cells, weights: torch.Tensor, min_mass: float = 2.0, conn
 
 
 def instance_map(displacement: torch.Tensor, iterations: int = 100, centroid_threshold: float = 2.5,
-                 mean_displacement: torch.Tensor = None, foreground=None, landing_weights=None,
+                 mean_displacement: torch.Tensor = None, landing_weights=None,
                  min_landing_mass: float = 2.0, min_norm: float = 0.0, *, connectivity: int = 4,
                  sampling: str = "bilinear"):
     """Class-agnostic instance map I from D (2, h, w).
 
     Args:
         mean_displacement: (2,) subtracted from D first (measured on training images), or None.
-        foreground: bool (h, w): where candidate centroids may lie, or None (anywhere, the paper).
         landing_weights: (h, w) float, or None. Given: the landing rule (``landing_components`` with
             ``min_landing_mass``) finds the centroids instead of |D| < centroid_threshold.
         min_norm, sampling: ``refine_displacement``'s (vectors shorter than min_norm are zero before Eq. 10;
@@ -153,7 +149,7 @@ def instance_map(displacement: torch.Tensor, iterations: int = 100, centroid_thr
     if landing_weights is not None:
         components, k = landing_components((ty, tx), torch.as_tensor(landing_weights), min_landing_mass, connectivity)
     else:
-        components, k = centroid_components(d, centroid_threshold, foreground, connectivity)
+        components, k = centroid_components(d, centroid_threshold, connectivity)
     if k == 0:
         return torch.zeros(h, w, dtype=torch.long, device=d.device), 1
     # components outside: nearest component pixel (distance transform with indices)

@@ -89,7 +89,7 @@ def _walk(maps, boundary, radius, beta, steps):
 def synthesize_instances(cams, classes, displacement, boundary, image_size, method="full", radius=5, beta=10,
                          steps=256, refine_iterations=100, centroid_threshold=2.5, mean_displacement=None,
                          background_threshold=0.25, min_area_fraction=0.01, cam_threshold=0.25,
-                         centroid_cam_threshold=0.0, centroid_rule="magnitude", centroid_min_mass=2.0,
+                         centroid_rule="magnitude", centroid_min_mass=2.0,
                          refine_min_norm=0.0, *, centroid_connectivity=4, refine_sampling="bilinear"):
     """Pseudo instances of one image.
 
@@ -97,7 +97,6 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, meth
         cams: (K, h, w) stride-4 CAMs in [0, 1]; classes: (K,) class indices.
         displacement: D (2, h, w) or None (method "cam"/"boundary"); boundary: B (h, w) or None ("cam").
         image_size: (H, W).
-        centroid_cam_threshold: > 0: candidate centroids only where max CAM exceeds it; 0: anywhere.
         centroid_rule: "magnitude" (the paper) or "landing" (CAM mass of refined vectors >= centroid_min_mass).
         refine_min_norm: vectors of D shorter than this (grid pixels) are zero before Eq. 10; 0: the paper.
         centroid_connectivity: 4 (the authors' code) or 8: how centroid cells group (``instances.instance_map``).
@@ -124,8 +123,7 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, meth
     if centroid_rule not in ("magnitude", "landing"):
         raise ValueError(f"unknown centroid rule {centroid_rule!r} (magnitude, landing)")
     cam_max = cams.max(dim=0).values
-    foreground = cam_max > centroid_cam_threshold if centroid_cam_threshold > 0 else None
-    inst, k = instance_map(displacement, refine_iterations, centroid_threshold, mean_displacement, foreground,
+    inst, k = instance_map(displacement, refine_iterations, centroid_threshold, mean_displacement,
                            cam_max if centroid_rule == "landing" else None, centroid_min_mass, refine_min_norm,
                            connectivity=centroid_connectivity, sampling=refine_sampling)
     # Eq. 11 for every (c, k) at once; pairs with no CAM mass are dropped
