@@ -28,7 +28,8 @@ for variant in "nearest 8 100" "nearest 4 100" "bilinear 8 100" "bilinear 4 100"
 import json, sys
 out, sampling, conn, iters = sys.argv[1:]
 t1 = json.load(open(f"{out}/table1.json"))["full"]
-q = json.loads(open(f"{out}/quality.json").read())
+text = open(f"{out}/quality.json").read()
+q = json.loads(text[text.index("\n{") + 1:] if not text.startswith("{") else text)  # after pycocotools lines
 print(f"| {sampling} | {conn} | {iters} | {t1['AP50r']:.1f} / {t1['AP70r']:.1f} | "
       f"{100 * q['centroid_count_exact_share']:.1f}% ({q['centroid_count_under']} / {q['centroid_count_over']}) |")
 PY

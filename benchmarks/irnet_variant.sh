@@ -26,7 +26,8 @@ first, last = rows[0], rows[-1]
 keys = [k for k in first if k.startswith("loss_")]
 print("losses (iteration %d -> %d): " % (first["iteration"], last["iteration"])
       + ", ".join(f"{k} {first[k]:.3f} -> {last[k]:.3f}" for k in keys))
-q = json.load(open(f"{work}/quality.json"))
+text = open(f"{work}/quality.json").read()
+q = json.loads(text[text.index("\n{") + 1:] if not text.startswith("{") else text)  # after pycocotools lines
 land = q["landing_error_cells"]
 print(f"B ratio {q['boundary_ratio']:.2f}; centroid count exact {100 * q['centroid_count_exact_share']:.1f}% "
       f"(under {q['centroid_count_under']}, over {q['centroid_count_over']}); landing error (stride-4 cells) "
