@@ -16,7 +16,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import irnet_wsis  # noqa: E402
-from irnet_wsis.config import setup_cfg  # noqa: E402
+from irnet_wsis.cli import exit_on_bad_input, load_cfg  # noqa: E402
 from irnet_wsis.engine.per_image import output_path  # noqa: E402
 from irnet_wsis.engine.stages import _read_rgb, load_pseudo_instances, stage_records, work_paths  # noqa: E402
 from irnet_wsis.evaluation.apr import decode_rle  # noqa: E402
@@ -59,7 +59,7 @@ def main(argv=None):
     parser.add_argument("--output", default="", help="default: <WORK_DIR>/figures")
     parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="config overrides KEY VALUE ...")
     args = parser.parse_args(argv)
-    cfg = setup_cfg(args.config_file, args.opts)
+    cfg = load_cfg(args.config_file, args.opts)
     irnet_wsis.data.builtin.register_from_cfg(cfg)
     records = stage_records(cfg)
     if args.images:
@@ -73,4 +73,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_bad_input(main)
