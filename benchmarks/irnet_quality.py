@@ -56,7 +56,8 @@ def main(argv=None):
     from irnet_wsis.config import setup_cfg
     from irnet_wsis.engine.cam_trainer import cam_stage_cfg
     from irnet_wsis.engine.irnet_trainer import irnet_stage_cfg
-    from irnet_wsis.engine.stages import _read_rgb, load_mean_displacement, load_stage_model, work_paths
+    from irnet_wsis.data.io import read_image_or_fail
+    from irnet_wsis.engine.stages import load_mean_displacement, load_stage_model, work_paths
     from irnet_wsis.evaluation.pseudo_quality import gt_label_map
     from irnet_wsis.modeling.cam_inference import multiscale_cams_batch
 
@@ -81,7 +82,7 @@ def main(argv=None):
     kernel = np.ones((3, 3), np.uint8)
     with torch.no_grad():
         for record in tqdm(records, desc="IRNet quality", mininterval=2.0):
-            rgb = _read_rgb(record)
+            rgb = read_image_or_fail(record, "RGB")
             pixels = rgb[:, :, ::-1] if stage_cfg.INPUT.FORMAT == "BGR" else rgb  # the stages' input format
             image = torch.as_tensor(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
             out = model([{"image": image}])[0]

@@ -26,7 +26,7 @@ from detectron2.data import MetadataCatalog  # noqa: E402
 import irnet_wsis.data.builtin as builtin  # noqa: E402
 from irnet_wsis.config import setup_cfg  # noqa: E402
 from irnet_wsis.engine.per_image import output_path  # noqa: E402
-from irnet_wsis.engine.stages import _load_npz, gt_dataset_names, gt_records, image_size_of, work_paths  # noqa: E402
+from irnet_wsis.engine.stages import gt_dataset_names, gt_records, image_size_of, load_npz, work_paths  # noqa: E402
 from irnet_wsis.evaluation.miou import SemanticConfusion  # noqa: E402
 from irnet_wsis.evaluation.pseudo_quality import cam_label_map, gt_label_map  # noqa: E402
 from irnet_wsis.pseudo.synthesis import semantic_labels, semantic_scores  # noqa: E402
@@ -56,9 +56,9 @@ def main():
     start = time.perf_counter()
     for record in tqdm(records, desc="semantic sweep", mininterval=2.0):
         image_id = record["image_id"]
-        cams = _load_npz(output_path(paths["cams"], image_id, ".npz"), image_id, "CAMs")
+        cams = load_npz(output_path(paths["cams"], image_id, ".npz"), image_id, "CAMs")
         boundary = torch.from_numpy(
-            _load_npz(output_path(paths["irnet_out"], image_id, ".npz"), image_id, "IRNet outputs")["boundary"])
+            load_npz(output_path(paths["irnet_out"], image_id, ".npz"), image_id, "IRNet outputs")["boundary"])
         gt, classes = gt_label_map(record), cams["classes"]
         size = image_size_of(cams, record)
         for p in planes:

@@ -18,7 +18,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import irnet_wsis  # noqa: E402
 from irnet_wsis.cli import exit_on_bad_input, load_cfg  # noqa: E402
 from irnet_wsis.engine.per_image import output_path  # noqa: E402
-from irnet_wsis.engine.stages import _read_rgb, load_pseudo_instances, stage_records, work_paths  # noqa: E402
+from irnet_wsis.data.io import read_image_or_fail  # noqa: E402
+from irnet_wsis.engine.stages import load_pseudo_instances, stage_records, work_paths  # noqa: E402
 from irnet_wsis.evaluation.apr import decode_rle  # noqa: E402
 from irnet_wsis.utils.visualize import draw_irnet_figure  # noqa: E402
 
@@ -42,7 +43,7 @@ def render(cfg, record, out_dir):
         instances = [dict(i, mask=decode_rle(i["segmentation"])) for i in load_pseudo_instances(cfg, record)]
     names = MetadataCatalog.get(cfg.DATASETS.TRAIN[0]).thing_classes
     return draw_irnet_figure(
-        os.path.join(out_dir, f"{image_id}.png"), _read_rgb(record),
+        os.path.join(out_dir, f"{image_id}.png"), read_image_or_fail(record, "RGB"),
         cams=None if cams is None else cams["cam_full"].astype(np.float32),
         displacement=None if irn is None else irn["displacement"],
         boundary=None if irn is None else irn["boundary"],

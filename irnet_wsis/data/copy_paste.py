@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .weak_mappers import read_image_or_fail, read_stride_map
+from .io import read_image_or_fail, read_stride_map
 
 __all__ = ["RegionPaster", "paste_region", "upsample_region", "touching_offset"]
 

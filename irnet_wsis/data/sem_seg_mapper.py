@@ -23,7 +23,7 @@ from detectron2.data import transforms as T
 
 from ..errors import bad_input
 from ..evaluation.pseudo_quality import read_label_png
-from .weak_mappers import read_image_or_fail
+from .io import read_image_or_fail
 
 __all__ = ["build_sem_seg_train_aug", "check_label_values", "SemSegDatasetMapper"]
 

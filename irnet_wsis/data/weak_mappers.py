@@ -14,14 +14,14 @@ import logging
 import numpy as np
 import torch
 from detectron2.config import configurable
-from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 from PIL import Image
 
 from ..errors import bad_input
+from .copy_paste import RegionPaster
+from .io import read_image_or_fail, read_stride_map
 
-__all__ = ["RandomResizeLongSide", "RandomRescale", "CAMDatasetMapper", "IRNetDatasetMapper", "read_image_or_fail", "read_stride_map",
-           "pad_crop"]
+__all__ = ["RandomResizeLongSide", "RandomRescale", "CAMDatasetMapper", "IRNetDatasetMapper", "pad_crop"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,35 +53,6 @@ class RandomRescale(T.Augmentation):
         scale = np.random.uniform(self.min_scale, self.max_scale)
         nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
         return T.ResizeTransform(h, w, nh, nw, self.interp)
-
-
-def read_image_or_fail(record, fmt):
-    """Read ``record["file_name"]`` in ``fmt`` (EXIF applied, grayscale/CMYK converted) or raise one line."""
-    try:
-        image = utils.read_image(record["file_name"], format=fmt)
-    except Exception as e:
-        raise bad_input(record["file_name"], f"cannot read image ({e.__class__.__name__}: {e})",
-                        record.get("image_id")) from e
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    return image
-
-
-def read_stride_map(record, image_hw, stride, key="relation_file_name", what="relation label"):
-    """The uint8 (ceil(H / stride), ceil(W / stride)) map in ``record[key]``, for an image of (H, W) = ``image_hw``.
-
-    Raises a one-line BadInputError (file, image id) when it is missing or its size does not fit the image.
-    """
-    path = record[key]
-    try:
-        label = np.asarray(Image.open(path), dtype=np.uint8)
-    except FileNotFoundError as e:
-        raise bad_input(path, f"{what} file not found; run --stages relations", record.get("image_id")) from e
-    expected = tuple((v + stride - 1) // stride for v in image_hw)
-    if label.shape != expected:
-        raise bad_input(path, f"{what} size {label.shape} != stride-{stride} image size {expected}",
-                        record.get("image_id"))
-    return label
 
 
 def pad_crop(image, label, crop_size, pad_pixel, rng=np.random):
@@ -215,8 +186,6 @@ class IRNetDatasetMapper:
             if cfg.MODEL.IRNET.DISP_PAIRS_WITHIN != "instance" or not donors:
                 raise ValueError("INPUT.IRNET.COPY_PASTE_PROB > 0 needs MODEL.IRNET.DISP_PAIRS_WITHIN instance and "
                                  "the training records (instance region files)")
-            from .copy_paste import RegionPaster  # here: copy_paste imports this module's readers
-
             ret["copy_paste"] = RegionPaster(
                 donors, cfg.INPUT.FORMAT, stride=ret["stride"], prob=cfg.INPUT.IRNET.COPY_PASTE_PROB,
                 min_cells=cfg.INPUT.IRNET.COPY_PASTE_CELLS[0], max_cells=cfg.INPUT.IRNET.COPY_PASTE_CELLS[1],

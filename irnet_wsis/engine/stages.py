@@ -16,16 +16,17 @@ import numpy as np
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import MetadataCatalog
-from detectron2.data import detection_utils as utils
 from detectron2.modeling import build_model
 from detectron2.utils import comm
 from pycocotools import mask as mask_util
 
 from ..data.builtin import check_same_classes, concat_dataset_dicts, dataset_names, instance_twins
+from ..data.io import read_image_or_fail
 from ..errors import BadInputError, bad_input
 from .per_image import atomic_save_npz, atomic_save_png, output_path, run_per_image, run_per_image_batches
 
-__all__ = ["STAGES", "run_stage", "stage_records", "gt_dataset_names", "gt_records", "work_paths", "load_stage_model"]
+__all__ = ["STAGES", "run_stage", "stage_records", "gt_dataset_names", "gt_records", "work_paths", "load_stage_model",
+           "load_npz"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,14 +105,9 @@ def load_stage_model(cfg, weights):
     return model
 
 
-def _read_rgb(record):
-    try:
-        return utils.read_image(record["file_name"], format="RGB")
-    except Exception as e:  # PIL raises several types for unreadable files
-        raise bad_input(record["file_name"], f"cannot read image ({e})", record["image_id"]) from e
-
-
-def _load_npz(path, image_id, what):
+def load_npz(path, image_id, what):
+    """Every array of a stage's ``.npz`` output as a dict; a missing file is a one-line BadInputError naming
+    ``what`` and the image."""
     if not os.path.isfile(path):
         raise bad_input(path, f"missing {what}; run the previous stage", image_id)
     with np.load(path) as data:
@@ -164,7 +160,7 @@ def stage_cams(cfg):
     def process(items):
         images = []
         for record, out in items:
-            rgb = _read_rgb(record)
+            rgb = read_image_or_fail(record, "RGB")
             image = rgb[:, :, ::-1] if fmt == "BGR" else rgb
             images.append((torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1))), record, out))
         by_size = {}
@@ -215,8 +211,8 @@ def stage_relations(cfg):
     crf = crf_params(cfg)
 
     def process(record, out):
-        rgb = _read_rgb(record)
-        cams = _load_npz(output_path(paths["cams"], record["image_id"], ".npz"), record["image_id"], "CAMs")
+        rgb = read_image_or_fail(record, "RGB")
+        cams = load_npz(output_path(paths["cams"], record["image_id"], ".npz"), record["image_id"], "CAMs")
         cam_full = cams["cam_full"].astype(np.float32)
         if cam_full.shape[1:] != rgb.shape[:2]:
             raise bad_input(record["file_name"], f"CAM size {cam_full.shape[1:]} != image size {rgb.shape[:2]}",
@@ -299,7 +295,7 @@ def stage_irnet_outputs(cfg):
     fmt = stage_cfg.INPUT.FORMAT
 
     def process(record, out):
-        rgb = _read_rgb(record)
+        rgb = read_image_or_fail(record, "RGB")
         image = rgb[:, :, ::-1] if fmt == "BGR" else rgb
         image = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
         result = model([{"image": image, "height": rgb.shape[0], "width": rgb.shape[1]}])[0]
@@ -361,12 +357,12 @@ def synthesize_record(cfg, record, method=None, mean_displacement=None):
 
     paths = work_paths(cfg)
     image_id = record["image_id"]
-    cams = _load_npz(output_path(paths["cams"], image_id, ".npz"), image_id, "CAMs")
+    cams = load_npz(output_path(paths["cams"], image_id, ".npz"), image_id, "CAMs")
     kwargs = synthesis_kwargs(cfg, method)
     if kwargs["method"] == "cam":
         displacement = boundary = None
     else:
-        out = _load_npz(output_path(paths["irnet_out"], image_id, ".npz"), image_id, "IRNet outputs")
+        out = load_npz(output_path(paths["irnet_out"], image_id, ".npz"), image_id, "IRNet outputs")
         displacement = torch.from_numpy(out["displacement"])
         boundary = torch.from_numpy(out["boundary"])
     return synthesize_instances(
@@ -405,7 +401,7 @@ def stage_synthesis(cfg):
 def load_pseudo_instances(cfg, record):
     """The encoded pseudo instances saved by the synthesis stage for ``record``."""
     path = output_path(work_paths(cfg)["pseudo"], record["image_id"], ".npz")
-    data = _load_npz(path, record["image_id"], "pseudo labels")
+    data = load_npz(path, record["image_id"], "pseudo labels")
     return json.loads(str(data["instances"]))
 
 
@@ -419,8 +415,8 @@ def semantic_record(cfg, record):
 
     paths = work_paths(cfg)
     image_id = record["image_id"]
-    cams = _load_npz(output_path(paths["cams"], image_id, ".npz"), image_id, "CAMs")
-    out = _load_npz(output_path(paths["irnet_out"], image_id, ".npz"), image_id, "IRNet outputs")
+    cams = load_npz(output_path(paths["cams"], image_id, ".npz"), image_id, "CAMs")
+    out = load_npz(output_path(paths["irnet_out"], image_id, ".npz"), image_id, "IRNet outputs")
     s = cfg.SYNTHESIS
     return synthesize_semantic(
         torch.from_numpy(cams["cam_stride4"].astype(np.float32)), torch.from_numpy(cams["classes"]),
@@ -450,7 +446,7 @@ def stage_export(cfg):
         return {}
     records = []
     for r in stage_records(cfg):  # sizes as the images are read (EXIF applied), so loaders agree with masks
-        cams = _load_npz(output_path(paths["cams"], r["image_id"], ".npz"), r["image_id"], "CAMs")
+        cams = load_npz(output_path(paths["cams"], r["image_id"], ".npz"), r["image_id"], "CAMs")
         h, w = image_size_of(cams, r)
         records.append(dict(r, height=h, width=w))
     per_image = [load_pseudo_instances(cfg, r) for r in records]
