@@ -86,11 +86,11 @@ def _walk(maps, boundary, radius, beta, steps):
     return random_walk(maps, boundary.float(), radius, beta, steps)
 
 
-def synthesize_instances(cams, classes, displacement, boundary, image_size, method="full", radius=5, beta=10,
+def synthesize_instances(cams, classes, displacement, boundary, image_size, *, method="full", radius=5, beta=10,
                          steps=256, refine_iterations=100, centroid_threshold=2.5, mean_displacement=None,
                          background_threshold=0.25, min_area_fraction=0.01, cam_threshold=0.25,
                          centroid_rule="magnitude", centroid_min_mass=2.0,
-                         refine_min_norm=0.0, *, centroid_connectivity=4, refine_sampling="bilinear"):
+                         refine_min_norm=0.0, centroid_connectivity=4, refine_sampling="bilinear"):
     """Pseudo instances of one image.
 
     Args:
@@ -152,7 +152,8 @@ def semantic_labels(scores, classes, background_threshold):
     return lookup[label].cpu().numpy().astype(np.uint8)
 
 
-def synthesize_semantic(cams, classes, boundary, image_size, radius=5, beta=10, steps=256, background_threshold=0.25):
+def synthesize_semantic(cams, classes, boundary, image_size, *, radius=5, beta=10, steps=256,
+                        background_threshold=0.25):
     """Pseudo semantic labels (Table 2): uint8 (H, W), 0 background, c + 1 class c."""
     cams = torch.as_tensor(cams).float()
     classes = torch.as_tensor(classes).long().reshape(-1)
