@@ -3,9 +3,9 @@
 Importing the package registers the meta-architectures (CAMNet, IRNet), the
 backbones and the built-in datasets with Detectron2's registries.
 """
-from .config import add_irnet_config
-from . import data  # noqa: F401
-from .data import builtin  # noqa: F401  registers datasets
-from .modeling import backbone, cam_net, efficientnet_lite, irnet  # noqa: F401  registers backbone and meta-architectures
+from . import data, modeling  # noqa: F401  register the datasets, backbones and meta-architectures
+from .config import add_irnet_config, setup_cfg
+
+__all__ = ["add_irnet_config", "setup_cfg"]
 
 __version__ = "0.1.0"

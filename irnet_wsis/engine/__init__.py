@@ -1,1 +1,2 @@
-
+"""The stages of tools/generate_pseudo.py: trainers of the CAM and IRNet networks and resumable per-image stages."""
+from .stages import STAGES, run_stage, stage_records, work_paths
