@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import irnet_wsis.data.builtin as builtin  # noqa: E402
 from irnet_wsis.config import setup_cfg  # noqa: E402
-from irnet_wsis.engine.stages import gt_records, load_mean_displacement, synthesize_record  # noqa: E402
+from irnet_wsis.engine.stages import synthesize_record  # noqa: E402
+from irnet_wsis.engine.work_dir import gt_records, load_mean_displacement  # noqa: E402
 from irnet_wsis.evaluation.apr import decode_rle  # noqa: E402
 
 

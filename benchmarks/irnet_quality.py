@@ -57,7 +57,7 @@ def main(argv=None):
     from irnet_wsis.engine.cam_trainer import cam_stage_cfg
     from irnet_wsis.engine.irnet_trainer import irnet_stage_cfg
     from irnet_wsis.data.io import read_image_or_fail
-    from irnet_wsis.engine.stages import load_mean_displacement, load_stage_model, work_paths
+    from irnet_wsis.engine.work_dir import load_mean_displacement, load_stage_model, work_paths
     from irnet_wsis.evaluation.pseudo_quality import gt_label_map
     from irnet_wsis.modeling.cam_inference import multiscale_cams_batch
 

@@ -33,7 +33,7 @@ def main(argv=None):
     import irnet_wsis
     from irnet_wsis.config import setup_cfg
     from irnet_wsis.engine.per_image import atomic_save_png, output_path
-    from irnet_wsis.engine.stages import gt_records, region_path, work_paths
+    from irnet_wsis.engine.work_dir import gt_records, region_path, work_paths
     from irnet_wsis.evaluation.relation_quality import relation_counts, stride4_truth, summarize_relation_counts
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

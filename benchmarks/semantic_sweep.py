@@ -26,7 +26,7 @@ from detectron2.data import MetadataCatalog  # noqa: E402
 import irnet_wsis.data.builtin as builtin  # noqa: E402
 from irnet_wsis.config import setup_cfg  # noqa: E402
 from irnet_wsis.engine.per_image import output_path  # noqa: E402
-from irnet_wsis.engine.stages import gt_dataset_names, gt_records, image_size_of, load_npz, work_paths  # noqa: E402
+from irnet_wsis.engine.work_dir import gt_dataset_names, gt_records, image_size_of, load_npz, work_paths  # noqa: E402
 from irnet_wsis.evaluation.miou import SemanticConfusion  # noqa: E402
 from irnet_wsis.evaluation.pseudo_quality import cam_label_map, gt_label_map  # noqa: E402
 from irnet_wsis.pseudo.synthesis import semantic_labels, semantic_scores  # noqa: E402

@@ -11,7 +11,7 @@ from detectron2.data import DatasetCatalog
 from irnet_wsis.config import setup_cfg
 from irnet_wsis.data.builtin import concat_dataset_dicts, dataset_names, register_from_cfg
 from irnet_wsis.data.coco_weak import register_coco_weak, weak_summary
-from irnet_wsis.engine.stages import gt_dataset_names, gt_records, stage_records
+from irnet_wsis.engine.work_dir import gt_dataset_names, gt_records, stage_records
 from irnet_wsis.errors import BadInputError
 
 from conftest import COCO_MINI, ROOT, load_script

@@ -41,16 +41,8 @@ import irnet_wsis  # noqa: E402
 from irnet_wsis.cli import exit_on_bad_input, load_cfg, setup_package_logger  # noqa: E402
 from irnet_wsis.data.builtin import dataset_names, instance_twins  # noqa: E402
 from irnet_wsis.engine.per_image import output_path  # noqa: E402
-from irnet_wsis.engine.stages import (  # noqa: E402
-    encode_instances,
-    gt_dataset_names,
-    gt_records,
-    load_mean_displacement,
-    run_stage,
-    semantic_record,
-    synthesize_record,
-    work_paths,
-)
+from irnet_wsis.engine.stages import encode_instances, run_stage, semantic_record, synthesize_record  # noqa: E402
+from irnet_wsis.engine.work_dir import gt_dataset_names, gt_records, load_mean_displacement, work_paths  # noqa: E402
 from irnet_wsis.errors import BadInputError, bad_input  # noqa: E402
 from irnet_wsis.evaluation.pseudo_quality import (  # noqa: E402
     evaluate_pseudo_instances,

@@ -24,7 +24,8 @@ from tabulate import tabulate
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import irnet_wsis  # noqa: E402,F401  registers meta-architectures, backbones, datasets
 from irnet_wsis.cli import check_dataset_roots, launch_tool, load_cfg, setup_package_logger, setup_run  # noqa: E402
-from irnet_wsis.engine.stages import STAGES, run_stage, work_paths  # noqa: E402
+from irnet_wsis.engine.stages import STAGES, run_stage  # noqa: E402
+from irnet_wsis.engine.work_dir import work_paths  # noqa: E402
 from irnet_wsis.errors import BadInputError  # noqa: E402
 from irnet_wsis.modeling.backbone_weights import check_cam_backbone_start  # noqa: E402
 

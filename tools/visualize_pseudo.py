@@ -19,7 +19,7 @@ import irnet_wsis  # noqa: E402
 from irnet_wsis.cli import exit_on_bad_input, load_cfg  # noqa: E402
 from irnet_wsis.engine.per_image import output_path  # noqa: E402
 from irnet_wsis.data.io import read_image_or_fail  # noqa: E402
-from irnet_wsis.engine.stages import load_pseudo_instances, stage_records, work_paths  # noqa: E402
+from irnet_wsis.engine.work_dir import load_pseudo_instances, stage_records, work_paths  # noqa: E402
 from irnet_wsis.evaluation.apr import decode_rle  # noqa: E402
 from irnet_wsis.utils.visualize import draw_irnet_figure  # noqa: E402
 
