@@ -1,12 +1,12 @@
-"""benchmarks/instance_misses.py: the kinds of miss on hand-made masks."""
+"""irnet_wsis.evaluation.instance_misses: the kinds of miss on hand-made masks."""
 
 import numpy as np
 
-from conftest import load_script
+from irnet_wsis.evaluation import instance_misses
 
 
 def _module():
-    return load_script("benchmarks", "instance_misses")
+    return instance_misses
 
 
 def _box(y0, y1, x0, x1, size=32):

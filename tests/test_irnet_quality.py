@@ -1,14 +1,14 @@
-"""benchmarks/irnet_quality.py: centroid counts of the landing rule on a hand-made field."""
+"""irnet_wsis.evaluation.irnet_quality: centroid counts of the landing rule and class boundaries, hand-made."""
 from types import SimpleNamespace
 
 import numpy as np
 import torch
 
-from conftest import load_script
+from irnet_wsis.evaluation import irnet_quality
 
 
 def _module():
-    return load_script("benchmarks", "irnet_quality")
+    return irnet_quality
 
 
 def _square(cy, cx, r, size=24):

@@ -1,0 +1,94 @@
+"""IRNet's outputs against the ground truth of held-out images (benchmarks/irnet_quality.py wires them):
+centroids of D as the synthesis finds them, class boundaries of a record, ground-truth instance masks and
+centroid field on the stride-4 grid, and the landing error of D per instance.
+"""
+import cv2
+import numpy as np
+import torch
+from scipy import ndimage
+
+from ..pseudo.instances import centroid_components, landing_cells, landing_components, refine_displacement
+from .apr import decode_rle
+
+__all__ = ["count_centroids", "boundary_band", "instance_masks4", "oracle_displacement", "instance_landing_errors"]
+
+
+def count_centroids(cfg, d, cam_max, fg4, objects4):
+    """Centroids of D (2, h, w) under SYNTHESIS.CENTROID_RULE.
+
+    Args:
+        cam_max: (h, w) max CAM or None; fg4: bool (h, w) ground-truth foreground (void band excluded);
+        objects4: bool (h, w) numpy, union of the ground-truth instance masks.
+    Returns:
+        {"detected": int} and, for the landing rule, "on_objects" (groups touching an object dilated by one
+        cell) and "majority_foreground" (groups where most landing CAM mass comes from fg4: the old test).
+    """
+    s = cfg.SYNTHESIS
+    if s.CENTROID_RULE == "landing":
+        ty, tx = landing_cells(refine_displacement(d, s.REFINE_ITERATIONS, s.REFINE_MIN_NORM, s.REFINE_SAMPLING))
+        comps, k = landing_components((ty, tx), cam_max, s.CENTROID_MIN_MASS, s.CENTROID_CONNECTIVITY)
+        lands_in = torch.from_numpy(comps.astype(np.int64))[ty, tx]  # (h, w) component each pixel lands in
+        mass = torch.zeros(k + 1).index_add_(0, lands_in.flatten(), cam_max.flatten())
+        fg_mass = torch.zeros(k + 1).index_add_(0, lands_in.flatten(), (cam_max * fg4).flatten())
+        near = ndimage.binary_dilation(objects4, structure=np.ones((3, 3), bool))
+        return {"detected": k, "on_objects": len(np.unique(comps[near & (comps > 0)])),
+                "majority_foreground": int(((fg_mass[1:] > 0.5 * mass[1:]) & (mass[1:] > 0)).sum())}
+    # |D| < threshold also holds on all background (D ~ 0): only components mostly on foreground count
+    comps, k = centroid_components(d, s.CENTROID_THRESHOLD, s.CENTROID_CONNECTIVITY)
+    fg = fg4.numpy()
+    return {"detected": sum(1 for j in range(1, k + 1) if fg[comps == j].mean() > 0.5)}
+
+
+def boundary_band(record, gt, kernel):
+    """bool (H, W): ground-truth class boundaries dilated by ``kernel``. VOC-style label maps draw them as the
+    255 void band; COCO-json records have none, so there they are where the instance-id map changes between
+    an object and anything else (crowd regions left out)."""
+    if record.get("sem_seg_file_name"):
+        return cv2.dilate((gt == 255).astype(np.uint8), kernel).astype(bool)
+    ids = np.zeros(gt.shape, np.int32)
+    for k, ann in enumerate(a for a in record.get("annotations", []) if not a.get("iscrowd", 0)):
+        ids[decode_rle(ann["segmentation"])] = k + 1
+    edges = cv2.dilate(ids.astype(np.float32), kernel) != cv2.erode(ids.astype(np.float32), kernel)
+    return cv2.dilate(edges.astype(np.uint8), kernel).astype(bool) & (gt != 255)
+
+
+def instance_masks4(record, shape):
+    """The record's ground-truth instance masks on the stride-4 grid: list of bool (h, w)."""
+    h, w = shape
+    return [decode_rle(ann["segmentation"])[::4, ::4][:h, :w] for ann in record.get("annotations", [])]
+
+
+def oracle_displacement(masks, shape):
+    """(2, h, w) float32 ground-truth centroid field on the stride-4 grid: instance pixels -> their centroid."""
+    h, w = shape
+    d = np.zeros((2, h, w), np.float32)
+    ys, xs = np.mgrid[0:h, 0:w]
+    for m in masks:
+        if m.any():
+            d[0][m] = ys[m].mean() - ys[m]
+            d[1][m] = xs[m].mean() - xs[m]
+    return d
+
+
+def instance_landing_errors(masks, displacement):
+    """[(group, (mean |x + D(x) - c|, mean |x - c|))] per ground-truth instance mask (``instance_masks4``).
+
+    displacement: (2, h, w) numpy, stride-4 pixels; c is the instance's centroid on the stride-4 grid;
+    group is "alone" (only instance of its image), "apart" or "touching" (another instance within 2 px).
+    """
+    h, w = displacement.shape[1:]
+    ys, xs = np.mgrid[0:h, 0:w]
+    out = []
+    for i, m in enumerate(masks):
+        if m.sum() < 4:
+            continue
+        if len(masks) == 1:
+            group = "alone"
+        else:
+            others = np.logical_or.reduce([o for j, o in enumerate(masks) if j != i])
+            group = "touching" if (ndimage.binary_dilation(m, iterations=2) & others).any() else "apart"
+        cy, cx = ys[m].mean(), xs[m].mean()
+        err_d = np.hypot(ys[m] + displacement[0][m] - cy, xs[m] + displacement[1][m] - cx).mean()
+        err_0 = np.hypot(ys[m] - cy, xs[m] - cx).mean()
+        out.append((group, (float(err_d), float(err_0))))
+    return out
