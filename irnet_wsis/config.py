@@ -164,9 +164,6 @@ def add_irnet_config(cfg):
     _C.SYNTHESIS = CN()
     # Eq. 10 refinement iterations; paper 100 (code: 300).
     _C.SYNTHESIS.REFINE_ITERATIONS = 100
-    # How Eq. 10 reads D at a point's current position: "bilinear" (the authors' code) or "nearest" (the
-    # rounded cell). Measured both ways on the synthetic set: benchmarks/RESULTS.md, "Paper path".
-    _C.SYNTHESIS.REFINE_SAMPLING = "bilinear"
     # > 0 (not the paper): vectors of D shorter than this (stride-4 pixels) are zero before Eq. 10, so that
     # the small field left on background does not drift, summed over the iterations, into false centroids.
     _C.SYNTHESIS.REFINE_MIN_NORM = 0.0
@@ -178,8 +175,6 @@ def add_irnet_config(cfg):
     # pixel weighing its max CAM, so background makes no centroid; instances.landing_components).
     _C.SYNTHESIS.CENTROID_RULE = "magnitude"
     _C.SYNTHESIS.CENTROID_MIN_MASS = 2.0
-    # Connectivity of the cells grouped into one centroid (either rule): 4 (the authors' code) or 8.
-    _C.SYNTHESIS.CENTROID_CONNECTIVITY = 4
     _C.SYNTHESIS.BETA = 10  # Hadamard power of affinities, Eq. 12
     _C.SYNTHESIS.RANDOM_WALK_STEPS = 256  # t in Eq. 13
     # Pixels whose propagated score (divided by its maximum) is under this are

@@ -20,8 +20,7 @@ def _square(cy, cx, r, size=24):
 def test_landing_count_takes_every_group_and_checks_them_against_objects():
     q = _module()
     cfg = SimpleNamespace(SYNTHESIS=SimpleNamespace(CENTROID_RULE="landing", REFINE_ITERATIONS=10,
-                                                    REFINE_MIN_NORM=0.5, CENTROID_MIN_MASS=2.0,
-                                                    REFINE_SAMPLING="nearest", CENTROID_CONNECTIVITY=8))
+                                                    REFINE_MIN_NORM=0.5, CENTROID_MIN_MASS=2.0))
     objects = [_square(5, 5, 1), _square(17, 17, 1), _square(4, 18, 1)]  # three 3x3 objects
     # the field points at each object's centre from a 9x9 halo (a smooth D beyond the object) where the
     # blurred CAM is 1, so most of the mass landing on those two centres comes from outside the object;

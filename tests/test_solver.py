@@ -73,7 +73,6 @@ def test_paper_configs_train_as_the_authors_ran():
         assert solver.OPTIMIZER == "SGD" and solver.MOMENTUM == 1e-4 and solver.WEIGHT_DECAY == 1e-4
         assert solver.POLY_POWER == 0.9 and solver.BASE_LR == 0.1
     assert cfg.MODEL.CAM.HEAD_LR_MULTIPLIER == 10 and cfg.MODEL.IRNET.DISP_GRAD_MULTIPLIER == 10
-    assert cfg.SYNTHESIS.REFINE_SAMPLING == "bilinear" and cfg.SYNTHESIS.CENTROID_CONNECTIVITY == 4
     # the authors' loss scale: (B terms) / 2 + (D terms, each a mean over D's two channels) / 2
     irnet = cfg.MODEL.IRNET
     assert (irnet.LOSS_WEIGHT_DISP_FG, irnet.LOSS_WEIGHT_DISP_BG, irnet.LOSS_WEIGHT_BOUNDARY) == (0.25, 0.25, 0.5)

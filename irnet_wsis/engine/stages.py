@@ -248,8 +248,6 @@ def synthesis_kwargs(cfg, method=None):
         "centroid_threshold": s.CENTROID_THRESHOLD,
         "centroid_rule": s.CENTROID_RULE,
         "centroid_min_mass": s.CENTROID_MIN_MASS,
-        "centroid_connectivity": s.CENTROID_CONNECTIVITY,
-        "refine_sampling": s.REFINE_SAMPLING,
         "background_threshold": s.BACKGROUND_THRESHOLD,
         "min_area_fraction": s.MIN_AREA_FRACTION,
         "cam_threshold": s.CAM_THRESHOLD,

@@ -25,8 +25,8 @@ def count_centroids(cfg, d, cam_max, fg4, objects4):
     """
     s = cfg.SYNTHESIS
     if s.CENTROID_RULE == "landing":
-        ty, tx = landing_cells(refine_displacement(d, s.REFINE_ITERATIONS, s.REFINE_MIN_NORM, s.REFINE_SAMPLING))
-        comps, k = landing_components((ty, tx), cam_max, s.CENTROID_MIN_MASS, s.CENTROID_CONNECTIVITY)
+        ty, tx = landing_cells(refine_displacement(d, s.REFINE_ITERATIONS, s.REFINE_MIN_NORM))
+        comps, k = landing_components((ty, tx), cam_max, s.CENTROID_MIN_MASS)
         lands_in = torch.from_numpy(comps.astype(np.int64))[ty, tx]  # (h, w) component each pixel lands in
         mass = torch.zeros(k + 1).index_add_(0, lands_in.flatten(), cam_max.flatten())
         fg_mass = torch.zeros(k + 1).index_add_(0, lands_in.flatten(), (cam_max * fg4).flatten())
@@ -34,7 +34,7 @@ def count_centroids(cfg, d, cam_max, fg4, objects4):
         return {"detected": k, "on_objects": len(np.unique(comps[near & (comps > 0)])),
                 "majority_foreground": int(((fg_mass[1:] > 0.5 * mass[1:]) & (mass[1:] > 0)).sum())}
     # |D| < threshold also holds on all background (D ~ 0): only components mostly on foreground count
-    comps, k = centroid_components(d, s.CENTROID_THRESHOLD, s.CENTROID_CONNECTIVITY)
+    comps, k = centroid_components(d, s.CENTROID_THRESHOLD)
     fg = fg4.numpy()
     return {"detected": sum(1 for j in range(1, k + 1) if fg[comps == j].mean() > 0.5)}
 

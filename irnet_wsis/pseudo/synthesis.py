@@ -90,7 +90,7 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, *, m
                          steps=256, refine_iterations=100, centroid_threshold=2.5, mean_displacement=None,
                          background_threshold=0.25, min_area_fraction=0.01, cam_threshold=0.25,
                          centroid_rule="magnitude", centroid_min_mass=2.0,
-                         refine_min_norm=0.0, centroid_connectivity=4, refine_sampling="bilinear"):
+                         refine_min_norm=0.0):
     """Pseudo instances of one image.
 
     Args:
@@ -99,8 +99,6 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, *, m
         image_size: (H, W).
         centroid_rule: "magnitude" (the paper) or "landing" (CAM mass of refined vectors >= centroid_min_mass).
         refine_min_norm: vectors of D shorter than this (grid pixels) are zero before Eq. 10; 0: the paper.
-        centroid_connectivity: 4 (the authors' code) or 8: how centroid cells group (``instances.instance_map``).
-        refine_sampling: "bilinear" (the authors' code) or "nearest": how Eq. 10 reads D.
     Returns:
         list of {"category_id": int, "mask": bool (H, W) numpy, "score": float}.
     """
@@ -124,8 +122,7 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, *, m
         raise ValueError(f"unknown centroid rule {centroid_rule!r} (magnitude, landing)")
     cam_max = cams.max(dim=0).values
     inst, k = instance_map(displacement, refine_iterations, centroid_threshold, mean_displacement,
-                           cam_max if centroid_rule == "landing" else None, centroid_min_mass, refine_min_norm,
-                           connectivity=centroid_connectivity, sampling=refine_sampling)
+                           cam_max if centroid_rule == "landing" else None, centroid_min_mass, refine_min_norm)
     # Eq. 11 for every (c, k) at once; pairs with no CAM mass are dropped
     per_instance = torch.nn.functional.one_hot(inst, k).permute(2, 0, 1).float()  # (k, h, w)
     maps = (cams[:, None] * per_instance[None]).flatten(0, 1)  # (K * k, h, w)
