@@ -26,33 +26,39 @@ __all__ = ["RandomResizeLongSide", "RandomRescale", "CAMDatasetMapper", "IRNetDa
 logger = logging.getLogger(__name__)
 
 
-class RandomResizeLongSide(T.Augmentation):
+class _RandomResize(T.Augmentation):
+    """Resize both sides by the factor ``draw_scale(h, w)`` (at least 1 pixel each)."""
+
+    def draw_scale(self, h, w):
+        raise NotImplementedError
+
+    def get_transform(self, image):
+        h, w = image.shape[:2]
+        scale = self.draw_scale(h, w)
+        nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+        return T.ResizeTransform(h, w, nh, nw, self.interp)
+
+
+class RandomResizeLongSide(_RandomResize):
     """Resize so the long side is a random integer in [min_long, max_long], keeping the aspect ratio."""
 
     def __init__(self, min_long, max_long, interp=Image.BILINEAR):
         super().__init__()
         self._init(locals())
 
-    def get_transform(self, image):
-        h, w = image.shape[:2]
-        target = np.random.randint(self.min_long, self.max_long + 1)
-        scale = target / max(h, w)
-        nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
-        return T.ResizeTransform(h, w, nh, nw, self.interp)
+    def draw_scale(self, h, w):
+        return np.random.randint(self.min_long, self.max_long + 1) / max(h, w)
 
 
-class RandomRescale(T.Augmentation):
+class RandomRescale(_RandomResize):
     """Resize both sides by one random factor in [min_scale, max_scale] (the authors' IRNet training: 0.5-1.5)."""
 
     def __init__(self, min_scale, max_scale, interp=Image.BILINEAR):
         super().__init__()
         self._init(locals())
 
-    def get_transform(self, image):
-        h, w = image.shape[:2]
-        scale = np.random.uniform(self.min_scale, self.max_scale)
-        nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
-        return T.ResizeTransform(h, w, nh, nw, self.interp)
+    def draw_scale(self, h, w):
+        return np.random.uniform(self.min_scale, self.max_scale)
 
 
 def pad_crop(image, label, crop_size, pad_pixel, rng=np.random):
