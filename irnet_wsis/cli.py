@@ -27,7 +27,7 @@ from .errors import BadInputError, require_file
 from .modeling.backbone_weights import require_cam_checkpoint
 
 __all__ = ["load_cfg", "check_dataset_roots", "check_model_weights", "setup_package_logger", "exit_on_bad_input",
-           "launch_tool", "setup_run", "tool_parser", "train_or_test", "report_metrics"]
+           "launch_tool", "load_checked_cfg", "setup_run", "tool_parser", "train_or_test", "report_metrics"]
 
 
 def load_cfg(config_file, opts=(), freeze=True, add_configs=()):
@@ -137,6 +137,15 @@ def report_metrics(cfg, results, make_table, logger_name):
         with open(os.path.join(cfg.OUTPUT_DIR, "metrics_table.json"), "w") as f:
             json.dump(results, f, indent=2)
     return results[cfg.DATASETS.TEST[0]] if len(cfg.DATASETS.TEST) == 1 else results
+
+
+def load_checked_cfg(args, check_inputs, add_configs=()):
+    """A tool's cfg from its parsed ``args`` (``load_cfg`` with ``add_configs``), its inputs checked with
+    ``check_inputs(cfg, args)`` before anything is written; the package logger on the console first."""
+    setup_package_logger()
+    cfg = load_cfg(args.config_file, args.opts, add_configs=add_configs)
+    check_inputs(cfg, args)
+    return cfg
 
 
 def setup_run(checked_cfg, args):

@@ -56,8 +56,7 @@ def checked_cfg(args):
 
 
 def setup(args):
-    cfg = setup_run(checked_cfg, args)
-    return cfg
+    return setup_run(checked_cfg, args)
 
 
 def format_summary(summaries):

@@ -29,9 +29,8 @@ from irnet_wsis.cli import (  # noqa: E402
     check_dataset_roots,
     check_model_weights,
     launch_tool,
-    load_cfg,
+    load_checked_cfg,
     report_metrics,
-    setup_package_logger,
     setup_run,
     tool_parser,
     train_or_test,
@@ -39,7 +38,7 @@ from irnet_wsis.cli import (  # noqa: E402
 from irnet_wsis.data.builtin import concat_dataset_dicts, dataset_names  # noqa: E402
 from irnet_wsis.errors import BadInputError  # noqa: E402
 from irnet_wsis.evaluation.instance_evaluator import VOCInstanceEvaluator  # noqa: E402
-from irnet_wsis.modeling.backbone_weights import frozen_bn_resnet, load_cam_backbone  # noqa: E402
+from irnet_wsis.modeling.backbone_weights import frozen_bn_resnet, init_from_cam_backbone  # noqa: E402
 from irnet_wsis.export.coco_json import check_coco_json, register_pseudo_coco, require_pseudo_json  # noqa: E402
 
 logger = logging.getLogger("irnet_wsis.train_net")
@@ -62,11 +61,7 @@ class Trainer(DefaultTrainer):
 
     @classmethod
     def build_model(cls, cfg):
-        model = super().build_model(cfg)
-        if cfg.MODEL.CAM_BACKBONE_INIT:
-            backbone = getattr(model.backbone, "bottom_up", model.backbone)
-            load_cam_backbone(backbone, cfg.MODEL.CAM_BACKBONE_INIT)
-        return model
+        return init_from_cam_backbone(super().build_model(cfg), cfg)
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
@@ -113,11 +108,8 @@ def check_inputs(cfg, args):
 
 
 def checked_cfg(args):
-    """The run's cfg, its inputs checked (``check_inputs``) before anything is written."""
-    setup_package_logger()
-    cfg = load_cfg(args.config_file, args.opts, add_configs=(add_pointrend_config,))
-    check_inputs(cfg, args)
-    return cfg
+    """The run's cfg (PointRend's keys added), its inputs checked (``check_inputs``) before anything is written."""
+    return load_checked_cfg(args, check_inputs, add_configs=(add_pointrend_config,))
 
 
 def setup(args):

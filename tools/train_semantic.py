@@ -34,9 +34,8 @@ from irnet_wsis.cli import (  # noqa: E402
     check_dataset_roots,
     check_model_weights,
     launch_tool,
-    load_cfg,
+    load_checked_cfg,
     report_metrics,
-    setup_package_logger,
     setup_run,
     tool_parser,
     train_or_test,
@@ -45,7 +44,7 @@ from irnet_wsis.data.builtin import dataset_names  # noqa: E402
 from irnet_wsis.data.sem_seg import register_sem_seg_from_cfg, require_pseudo_dir  # noqa: E402
 from irnet_wsis.data.sem_seg_mapper import SemSegDatasetMapper  # noqa: E402
 from irnet_wsis.errors import BadInputError  # noqa: E402
-from irnet_wsis.modeling.backbone_weights import load_cam_backbone  # noqa: E402
+from irnet_wsis.modeling.backbone_weights import init_from_cam_backbone  # noqa: E402
 from irnet_wsis.semantic import add_semantic_config  # noqa: E402
 
 logger = logging.getLogger("irnet_wsis.train_semantic")
@@ -66,10 +65,7 @@ class SemanticTrainer(DefaultTrainer):
 
     @classmethod
     def build_model(cls, cfg):
-        model = super().build_model(cfg)
-        if cfg.MODEL.CAM_BACKBONE_INIT:
-            load_cam_backbone(model.backbone, cfg.MODEL.CAM_BACKBONE_INIT)
-        return model
+        return init_from_cam_backbone(super().build_model(cfg), cfg)
 
     @classmethod
     def build_train_loader(cls, cfg):
@@ -117,11 +113,9 @@ def check_num_classes(cfg):
 
 
 def checked_cfg(args):
-    """The run's cfg, its inputs checked (``check_inputs``) before anything is written."""
-    setup_package_logger()
-    cfg = load_cfg(args.config_file, args.opts, add_configs=(add_semantic_config,))
-    check_inputs(cfg, args)
-    return cfg
+    """The run's cfg (DeepLab's and the semantic keys added), its inputs checked (``check_inputs``) before anything
+    is written."""
+    return load_checked_cfg(args, check_inputs, add_configs=(add_semantic_config,))
 
 
 def setup(args):

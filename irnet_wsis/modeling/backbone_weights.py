@@ -21,7 +21,7 @@ from ..errors import BadInputError, require_file
 
 __all__ = ["torchvision_to_detectron2", "load_imagenet_weights", "load_cam_backbone", "require_cam_checkpoint",
            "builtin_imagenet_weights", "frozen_bn_resnet", "check_cam_backbone_start", "init_cam_backbone",
-           "log_scratch_once"]
+           "log_scratch_once", "init_from_cam_backbone"]
 
 logger = logging.getLogger(__name__)
 _LOGGED = set()  # messages of log_once already given in this process
@@ -167,3 +167,11 @@ def load_cam_backbone(backbone, path):
         raise BadInputError(f"{path}: no backbone.* weights in this checkpoint (is it a CAMNet checkpoint?)")
     backbone.load_state_dict(weights, strict=True)
     logger.info("backbone loaded from the CAM checkpoint %s (%d tensors)", path, len(weights))
+
+
+def init_from_cam_backbone(model, cfg):
+    """A Detectron2 model's ResNet (an FPN's ``bottom_up``, or the backbone itself) from the CAMNet checkpoint
+    MODEL.CAM_BACKBONE_INIT, when given (an ImageNet-free start for offline machines). Returns ``model``."""
+    if cfg.MODEL.CAM_BACKBONE_INIT:
+        load_cam_backbone(getattr(model.backbone, "bottom_up", model.backbone), cfg.MODEL.CAM_BACKBONE_INIT)
+    return model
