@@ -59,7 +59,7 @@ def main(argv=None):
     from irnet_wsis.data.io import read_image_or_fail
     from irnet_wsis.engine.work_dir import load_mean_displacement, load_stage_model, work_paths
     from irnet_wsis.evaluation.irnet_quality import (
-        boundary_band, count_centroids, instance_landing_errors, instance_masks4, oracle_displacement,
+        boundary_band, count_centroids, instance_landing_errors, instance_masks, instance_masks4, oracle_displacement,
     )
     from irnet_wsis.evaluation.pseudo_quality import gt_label_map
     from irnet_wsis.modeling.cam_inference import multiscale_cams_batch
@@ -94,13 +94,14 @@ def main(argv=None):
                               4 * out["boundary"].shape[1]), mode="bilinear", align_corners=False)[0, 0, :h, :w]
             b = b.numpy()
             gt = gt_label_map(record)
-            band = boundary_band(record, gt, kernel)
+            masks = instance_masks(record)
+            band = boundary_band(record, gt, kernel, masks)
             objects = cv2.erode(((gt > 0) & (gt < 255)).astype(np.uint8), kernel, iterations=3).astype(bool)
             if band.any() and objects.any():
                 on_boundary.append(b[band].mean())
                 inside.append(b[objects].mean())
             d = out["displacement"] - (mean_d.view(2, 1, 1) if mean_d is not None else 0)
-            masks4 = instance_masks4(record, d.shape[1:])
+            masks4 = instance_masks4(record, d.shape[1:], masks)
             if args.oracle_displacement:
                 d = torch.from_numpy(oracle_displacement(masks4, d.shape[1:]))
             cam_max = None

@@ -140,6 +140,10 @@ def add_irnet_config(cfg):
     _C.MODEL.IRNET.LOSS_WEIGHT_DISP_REGION_CENTROID = 0.0
     # Boundary at inference averages an image and its flip (code).
     _C.MODEL.IRNET.TEST_FLIP = True
+    # Inference resizes the image by this factor, then brings D (rescaled to cells of the full image)
+    # and B back to the full stride-4 grid: objects then span as many cells as in the training crops
+    # (INPUT.IRNET resizes photos before cropping). 1.0: the image as it is (paper).
+    _C.MODEL.IRNET.TEST_SCALE = 1.0
 
     _C.INPUT.IRNET = CN()
     # Random resize before flip and crop: "long_side" (long side to a value in RESIZE_LONG pixels, as the

@@ -77,7 +77,7 @@ def measure_mean_displacement(model, records, cfg, max_images=500):
     mine = records[: max_images][comm.get_rank():: comm.get_world_size()]
     for record in tqdm(mine, desc="mean displacement", disable=not comm.is_main_process(), mininterval=2.0):
         image = mapper(record)["image"]
-        displacement, _ = model.predict(image[None])
+        displacement, _ = model.predict_at_test_scale(image[None])
         total += displacement[0].double().sum(dim=(1, 2)).cpu()
         count += displacement[0, 0].numel()
     gathered = comm.all_gather((total, count))

@@ -10,7 +10,8 @@ from scipy import ndimage
 from ..pseudo.instances import centroid_components, landing_cells, landing_components, refine_displacement
 from .apr import decode_rle
 
-__all__ = ["count_centroids", "boundary_band", "instance_masks4", "oracle_displacement", "instance_landing_errors"]
+__all__ = ["count_centroids", "instance_masks", "boundary_band", "instance_masks4", "oracle_displacement",
+           "instance_landing_errors"]
 
 
 def count_centroids(cfg, d, cam_max, fg4, objects4):
@@ -39,23 +40,32 @@ def count_centroids(cfg, d, cam_max, fg4, objects4):
     return {"detected": sum(1 for j in range(1, k + 1) if fg[comps == j].mean() > 0.5)}
 
 
-def boundary_band(record, gt, kernel):
+def instance_masks(record):
+    """The record's annotation masks, decoded once: list of bool (H, W), in the order of its annotations."""
+    return [decode_rle(ann["segmentation"]) for ann in record.get("annotations", [])]
+
+
+def boundary_band(record, gt, kernel, masks=None):
     """bool (H, W): ground-truth class boundaries dilated by ``kernel``. VOC-style label maps draw them as the
     255 void band; COCO-json records have none, so there they are where the instance-id map changes between
-    an object and anything else (crowd regions left out)."""
+    an object and anything else (crowd regions left out). ``masks``: ``instance_masks(record)`` if decoded."""
     if record.get("sem_seg_file_name"):
         return cv2.dilate((gt == 255).astype(np.uint8), kernel).astype(bool)
+    annotations = record.get("annotations", [])
+    masks = instance_masks(record) if masks is None else masks
     ids = np.zeros(gt.shape, np.int32)
-    for k, ann in enumerate(a for a in record.get("annotations", []) if not a.get("iscrowd", 0)):
-        ids[decode_rle(ann["segmentation"])] = k + 1
+    for k, mask in enumerate(m for m, a in zip(masks, annotations) if not a.get("iscrowd", 0)):
+        ids[mask] = k + 1
     edges = cv2.dilate(ids.astype(np.float32), kernel) != cv2.erode(ids.astype(np.float32), kernel)
     return cv2.dilate(edges.astype(np.uint8), kernel).astype(bool) & (gt != 255)
 
 
-def instance_masks4(record, shape):
-    """The record's ground-truth instance masks on the stride-4 grid: list of bool (h, w)."""
+def instance_masks4(record, shape, masks=None):
+    """The record's ground-truth instance masks on the stride-4 grid: list of bool (h, w).
+    ``masks``: ``instance_masks(record)`` if already decoded."""
     h, w = shape
-    return [decode_rle(ann["segmentation"])[::4, ::4][:h, :w] for ann in record.get("annotations", [])]
+    masks = instance_masks(record) if masks is None else masks
+    return [m[::4, ::4][:h, :w] for m in masks]
 
 
 def oracle_displacement(masks, shape):

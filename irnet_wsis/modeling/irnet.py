@@ -10,6 +10,7 @@ Training returns the loss dict of Eq. 9. Inference returns per image
 from typing import Dict, List
 
 import torch
+import torch.nn.functional as F
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY, build_backbone
 from torch import nn
@@ -27,7 +28,7 @@ class IRNet(nn.Module):
     @configurable
     def __init__(self, *, backbone, in_features, disp_channels=256, disp_gn_groups=16, boundary_channels=32,
                  boundary_gn_groups=4, train_radius=10, loss_weights=(1.0, 1.0, 1.0), freeze_backbone=True,
-                 test_flip=True, disp_pairs_within="class",
+                 test_flip=True, test_scale=1.0, disp_pairs_within="class",
                  region_boundaries=False, region_mean_weight=0.0, region_centroid_weight=0.0, pixel_mean, pixel_std):
         super().__init__()
         self.backbone = backbone
@@ -40,6 +41,9 @@ class IRNet(nn.Module):
         self.loss_weights = tuple(loss_weights)
         self.freeze_backbone = freeze_backbone
         self.test_flip = test_flip
+        if test_scale <= 0:
+            raise ValueError(f"MODEL.IRNET.TEST_SCALE {test_scale}: must be > 0")
+        self.test_scale = float(test_scale)
         if disp_pairs_within not in ("class", "region", "instance"):
             raise ValueError(f"MODEL.IRNET.DISP_PAIRS_WITHIN {disp_pairs_within!r}: class, region or instance")
         self.disp_pairs_within = disp_pairs_within
@@ -72,6 +76,7 @@ class IRNet(nn.Module):
             "loss_weights": (c.LOSS_WEIGHT_DISP_FG, c.LOSS_WEIGHT_DISP_BG, c.LOSS_WEIGHT_BOUNDARY),
             "freeze_backbone": c.FREEZE_BACKBONE,
             "test_flip": c.TEST_FLIP,
+            "test_scale": c.TEST_SCALE,
             "disp_pairs_within": c.DISP_PAIRS_WITHIN,
             "region_boundaries": c.REGION_BOUNDARIES,
             "region_mean_weight": c.LOSS_WEIGHT_DISP_REGION_MEAN,
@@ -103,6 +108,25 @@ class IRNet(nn.Module):
         levels = self.levels(images)
         return self.disp_head(levels), self.boundary_head(levels)[:, 0]
 
+    def predict_at_test_scale(self, images: torch.Tensor):
+        """(N, 3, H, W) -> D (N, 2, ceil(H/4), ceil(W/4)) in stride-4 cells of the input image, B (N, same).
+
+        Runs :meth:`predict` on the image resized by ``test_scale``; D is read back onto the input's grid
+        (bilinear) and multiplied by the ratio of the grids per axis, so it stays in the input's cells.
+        """
+        if self.test_scale == 1.0:
+            return self.predict(images)
+        height, width = images.shape[-2:]
+        size = (max(1, round(height * self.test_scale)), max(1, round(width * self.test_scale)))
+        scaled = F.interpolate(images.to(self.device, torch.float32), size=size, mode="bilinear",
+                               align_corners=False, antialias=self.test_scale < 1)
+        displacement, boundary = self.predict(scaled)
+        grid = (-(-height // 4), -(-width // 4))
+        ratio = displacement.new_tensor([grid[0] / displacement.shape[-2], grid[1] / displacement.shape[-1]])
+        displacement = F.interpolate(displacement, size=grid, mode="bilinear", align_corners=False)
+        boundary = F.interpolate(boundary[:, None], size=grid, mode="bilinear", align_corners=False)[:, 0]
+        return displacement * ratio.view(1, 2, 1, 1), boundary
+
     def pair_regions(self, batched_inputs: List[Dict], labels: torch.Tensor):
         """Regions that bound Eq. 5's pairs: (N, h, w) long ids, -1 for none; None for the paper's class pairs."""
         if self.disp_pairs_within == "region":
@@ -129,7 +153,7 @@ class IRNet(nn.Module):
         results = []
         for image in images:
             batch = torch.stack([image, image.flip(-1)]) if self.test_flip else image[None]
-            displacement, boundary = self.predict(batch)
+            displacement, boundary = self.predict_at_test_scale(batch)
             b = boundary[0]
             if self.test_flip:
                 b = (b + boundary[1].flip(-1)) / 2
