@@ -59,12 +59,24 @@ def setup(args):
     return setup_run(checked_cfg, args)
 
 
+def images_per_second(summary):
+    """Images a stage went through per second: training stages count iterations x batch (``images_seen``),
+    per-image stages the images they computed (``done``); None when the stage did no work or took no time."""
+    images = summary.get("images_seen", summary.get("done"))
+    seconds = summary.get("wall_seconds", 0)
+    return round(images / seconds, 2) if images and seconds else None
+
+
 def format_summary(summaries):
+    """The per-stage table (seconds, images per second, the stage's summary) with a total row."""
     rows = []
     for name, s in summaries.items():
         detail = ", ".join(f"{k}={v}" for k, v in s.items() if k != "wall_seconds")
-        rows.append([name, s.get("wall_seconds", ""), detail])
-    return tabulate(rows, headers=["stage", "seconds", "summary"], tablefmt="pipe")
+        rate = images_per_second(s)
+        rows.append([name, s.get("wall_seconds", ""), "" if rate is None else rate, detail])
+    total = round(sum(s.get("wall_seconds", 0) for s in summaries.values()), 1)
+    rows.append(["total", total, "", ""])
+    return tabulate(rows, headers=["stage", "seconds", "images/s", "summary"], tablefmt="pipe")
 
 
 def main(args):

@@ -18,3 +18,4 @@ if [ "${FULL:-0}" = "1" ]; then
     OUTPUT_DIR "$WORK/mask_rcnn_full" "${CAM_INIT[@]}" "$@"
 fi
 python tools/report.py "$WORK"
+echo "main job: ${SECONDS} s in all (pseudo labels and Mask R-CNN)"

@@ -2,9 +2,10 @@
 """Figures of the pipeline per image (paper Fig. 6): image, CAM, D, B, relations, pseudo instances.
 
     python tools/visualize_pseudo.py --config-file configs/synthetic/irnet_pseudo.yaml --num 8
-    python tools/visualize_pseudo.py --config-file ... --images 2007_000032 2007_000039
+    python tools/visualize_pseudo.py --config-file ... --images 2007_000032 2007_000039 --stack fig6.png
 
-Reads the work directory of tools/generate_pseudo.py; writes <WORK_DIR>/figures/<image_id>.png.
+Reads the work directory of tools/generate_pseudo.py; writes <WORK_DIR>/figures/<image_id>.png, and with
+--stack one PNG with those figures one under the other (the paper's Fig. 6 layout).
 """
 import argparse
 import os
@@ -58,6 +59,7 @@ def main(argv=None):
     parser.add_argument("--images", nargs="*", default=None, help="image ids (default: the first --num)")
     parser.add_argument("--num", type=int, default=8)
     parser.add_argument("--output", default="", help="default: <WORK_DIR>/figures")
+    parser.add_argument("--stack", default="", help="also write the figures one under the other to this PNG")
     parser.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="config overrides KEY VALUE ...")
     args = parser.parse_args(argv)
     cfg = load_cfg(args.config_file, args.opts)
@@ -69,8 +71,26 @@ def main(argv=None):
     else:
         records = records[: args.num]
     out_dir = args.output or os.path.join(cfg.PIPELINE.WORK_DIR, "figures")
-    for record in records:
-        print(render(cfg, record, out_dir))
+    figures = [render(cfg, record, out_dir) for record in records]
+    for path in figures:
+        print(path)
+    if args.stack and figures:
+        print(stack_figures(figures, args.stack))
+
+
+def stack_figures(paths, out_path):
+    """Write the PNGs of ``paths`` one under the other (each resized to the widest one's width) to ``out_path``."""
+    images = [Image.open(p).convert("RGB") for p in paths]
+    width = max(im.width for im in images)
+    images = [im if im.width == width else im.resize((width, round(im.height * width / im.width))) for im in images]
+    canvas = Image.new("RGB", (width, sum(im.height for im in images)), "white")
+    top = 0
+    for im in images:
+        canvas.paste(im, (0, top))
+        top += im.height
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    canvas.save(out_path)
+    return out_path
 
 
 if __name__ == "__main__":

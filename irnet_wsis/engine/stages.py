@@ -63,7 +63,8 @@ def stage_train_cam(cfg, resume=True):
         if comm.is_main_process():
             os.makedirs(stage_cfg.OUTPUT_DIR, exist_ok=True)
             DetectionCheckpointer(model, stage_cfg.OUTPUT_DIR).save("model_final")
-    summary = {"iterations": stage_cfg.SOLVER.MAX_ITER}
+    summary = {"iterations": stage_cfg.SOLVER.MAX_ITER,
+               "images_seen": stage_cfg.SOLVER.MAX_ITER * stage_cfg.SOLVER.IMS_PER_BATCH}
     if val_names and comm.is_main_process():
         from ..data.weak_mappers import CAMDatasetMapper
         from ..evaluation.classification import classification_map
@@ -205,7 +206,9 @@ def stage_train_irnet(cfg, resume=True):
     if comm.is_main_process():
         save_mean_displacement(mean, paths["mean_displacement"])
     comm.synchronize()
-    return {"iterations": stage_cfg.SOLVER.MAX_ITER, "mean_displacement": [round(float(v), 3) for v in mean]}
+    return {"iterations": stage_cfg.SOLVER.MAX_ITER,
+            "images_seen": stage_cfg.SOLVER.MAX_ITER * stage_cfg.SOLVER.IMS_PER_BATCH,
+            "mean_displacement": [round(float(v), 3) for v in mean]}
 
 
 def stage_irnet_outputs(cfg):
