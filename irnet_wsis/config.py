@@ -120,6 +120,9 @@ def add_irnet_config(cfg):
     _C.MODEL.IRNET.REGION_BOUNDARIES = False
     _C.MODEL.IRNET.DISP_CHANNELS = 256  # 1x1 convs reduce each level to <= 256
     _C.MODEL.IRNET.DISP_GN_GROUPS = 16
+    # Dilations of 3x3 convs on the coarsest level of the displacement branch (not the paper, whose branch
+    # is 1x1 convs only: D sees what one backbone feature sees). () : the paper.
+    _C.MODEL.IRNET.DISP_CONTEXT_DILATIONS = ()
     _C.MODEL.IRNET.BOUNDARY_CHANNELS = 32  # code: 32 per level, 5 levels -> 160
     _C.MODEL.IRNET.BOUNDARY_GN_GROUPS = 4
     # Gradients reaching the displacement branch are scaled by this (paper: x10).

@@ -1,11 +1,13 @@
-"""MODEL.IRNET.TEST_SCALE: IRNet runs on the resized image and hands D (in cells of the input image) and B
-back on the input's stride-4 grid."""
+"""IRNet's model options: MODEL.IRNET.TEST_SCALE (IRNet runs on the resized image and hands D, in cells of
+the input image, and B back on the input's stride-4 grid) and MODEL.IRNET.DISP_CONTEXT_DILATIONS (how far
+D at a pixel sees)."""
 import pytest
 import torch
 from detectron2.config import get_cfg
 
 from irnet_wsis.config import add_irnet_config
 from irnet_wsis.modeling.irnet import IRNet
+from irnet_wsis.modeling.irnet_heads import DisplacementBranch
 
 
 def _irnet(test_scale):
@@ -53,3 +55,37 @@ def test_scale_one_is_the_plain_prediction():
 def test_non_positive_scale_is_refused():
     with pytest.raises(ValueError, match="TEST_SCALE"):
         _irnet(0.0)
+
+
+def _drop_group_norm(module):
+    for name, child in module.named_children():
+        if isinstance(child, torch.nn.GroupNorm):
+            setattr(module, name, torch.nn.Identity())
+        else:
+            _drop_group_norm(child)
+
+
+def _far_change(dilations):
+    """How much D at the centre changes when a feature 6 coarse cells away does. GroupNorm is taken out:
+    its statistics span the whole map, so with it every output depends a little on every input."""
+    torch.manual_seed(0)
+    branch = DisplacementBranch([8, 8, 8], channels=8, gn_groups=2, context_dilations=dilations).eval()
+    _drop_group_norm(branch)
+    levels = [torch.rand(1, 8, 32, 32), torch.rand(1, 8, 16, 16), torch.rand(1, 8, 16, 16)]
+    moved = [x.clone() for x in levels]
+    moved[2][0, :, 8, 14] += 5.0  # coarsest level, 6 cells right of (8, 8)
+    with torch.no_grad():
+        a, b = branch(levels), branch(moved)
+    return (a[0, :, 16, 16] - b[0, :, 16, 16]).abs().max().item()
+
+
+def test_paper_branch_is_pixelwise_and_context_convs_see_far():
+    assert _far_change(()) == 0.0  # 1x1 convs + a bilinear x2: D at (16, 16) reads coarse cells 7-9 only
+    assert _far_change((1, 2)) == 0.0  # 3x3 dilated 1, 2: 3 coarse cells each way, not 6
+    assert _far_change((1, 2, 4)) > 0.0  # 3x3 dilated 1, 2, 4: 7 coarse cells each way
+
+
+def test_context_dilations_keep_the_output_grid():
+    branch = DisplacementBranch([8, 8, 8], channels=8, gn_groups=2, context_dilations=(1, 2))
+    out = branch([torch.rand(2, 8, 17, 25), torch.rand(2, 8, 9, 13), torch.rand(2, 8, 9, 13)])
+    assert out.shape == (2, 2, 17, 25)
