@@ -48,3 +48,19 @@ def test_boundary_band_of_a_coco_record_is_where_the_instance_map_changes():
     want = np.zeros((10, 10), bool)
     want[1:9, 1:9] = True
     assert np.array_equal(band, want)
+
+
+def test_centroid_groups_counts_the_instances_a_field_can_make():
+    q = _module()
+    cfg = SimpleNamespace(SYNTHESIS=SimpleNamespace(CENTROID_RULE="magnitude", REFINE_ITERATIONS=20,
+                                                    REFINE_MIN_NORM=0.0, CENTROID_THRESHOLD=2.5,
+                                                    CENTROID_MIN_MASS=2.0))
+    two = torch.from_numpy(q.oracle_displacement([_square(6, 6, 4), _square(17, 17, 4)], (24, 24)))
+    one = torch.from_numpy(q.oracle_displacement([_square(11, 11, 9)], (24, 24)))  # one object, one centre
+    # the background (D = 0 there) is a group of its own under the paper's magnitude rule
+    assert q.centroid_groups(cfg, two) == 3
+    assert q.centroid_groups(cfg, one) == 2
+    assert q.centroid_groups(cfg, torch.zeros(2, 24, 24)) == 1
+    # a field offset by a constant (the bias the mean displacement measures) counts the same once it is given
+    shift = torch.tensor([3.0, -4.0])
+    assert q.centroid_groups(cfg, two + shift.view(2, 1, 1), mean_displacement=shift) == 3

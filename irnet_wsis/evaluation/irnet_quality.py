@@ -7,10 +7,16 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from ..pseudo.instances import centroid_components, landing_cells, landing_components, refine_displacement
+from ..pseudo.instances import (
+    centroid_components,
+    instance_map,
+    landing_cells,
+    landing_components,
+    refine_displacement,
+)
 from .apr import decode_rle
 
-__all__ = ["count_centroids", "instance_masks", "boundary_band", "instance_masks4", "oracle_displacement",
+__all__ = ["count_centroids", "centroid_groups", "instance_masks", "boundary_band", "instance_masks4", "oracle_displacement",
            "instance_landing_errors"]
 
 
@@ -38,6 +44,22 @@ def count_centroids(cfg, d, cam_max, fg4, objects4):
     comps, k = centroid_components(d, s.CENTROID_THRESHOLD)
     fg = fg4.numpy()
     return {"detected": sum(1 for j in range(1, k + 1) if fg[comps == j].mean() > 0.5)}
+
+
+def centroid_groups(cfg, displacement, mean_displacement=None, cam_max=None):
+    """Centroid groups that the full method's synthesis finds in D: int, the number of instances D can make.
+
+    Args:
+        displacement: D (2, h, w) tensor, stride-4 cells; mean_displacement: (2,) or None (subtracted first);
+        cam_max: (h, w) max CAM, needed by SYNTHESIS.CENTROID_RULE "landing" only.
+    Under the paper's magnitude rule the background (D near 0) is a group of its own, so an image whose
+    count is 1 has one group for everything: D split nothing there (the full method gives the boundary row).
+    """
+    s = cfg.SYNTHESIS
+    landing = cam_max if s.CENTROID_RULE == "landing" else None
+    _, k = instance_map(displacement, s.REFINE_ITERATIONS, s.CENTROID_THRESHOLD, mean_displacement, landing,
+                        s.CENTROID_MIN_MASS, s.REFINE_MIN_NORM)
+    return int(k)
 
 
 def instance_masks(record):
