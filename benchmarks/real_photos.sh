@@ -5,7 +5,7 @@
 # the same train photos (the CAM row's labels, the full method's labels, the ground-truth masks) and
 # evaluated on the 165 val photos. Prints one table at the end.
 #   bash benchmarks/real_photos.sh [WORK] [-- cfg opts of the pseudo-label config]
-# e.g. bash benchmarks/real_photos.sh output/real_photos -- MODEL.IRNET.LOSS_WEIGHT_DISP_REGION_CENTROID 3.0
+# e.g. bash benchmarks/real_photos.sh output/real_photos -- MODEL.IRNET.DISP_CONTEXT_DILATIONS "(1,2,4,8)"
 # MASK_OPTS="SOLVER.MAX_ITER 2" (environment) adds overrides to the three Mask R-CNN runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
