@@ -110,11 +110,11 @@ def add_irnet_config(cfg):
     _C.MODEL.IRNET.CAM_WEIGHTS = ""
     _C.MODEL.IRNET.FREEZE_BACKBONE = True
     # Which same-class pairs Eq. 5 uses (Eq. 8 keeps every pair): "class" (the paper: all within the
-    # radius), "region" (both in one connected region of the relation labels: two separate blobs of one
-    # class are not told to share a centroid) or "instance" (both in one instance region of
-    # RELATIONS.INSTANCE_REGIONS: class regions cut at CAM valleys between CAM peaks).
+    # radius) or "instance" (both in one instance region of RELATIONS.INSTANCE_REGIONS: class regions cut at
+    # CAM valleys between CAM peaks). "region" (one connected relation region) lost to "instance" and went
+    # (docs/ablations.md).
     _C.MODEL.IRNET.DISP_PAIRS_WITHIN = "class"
-    # With DISP_PAIRS_WITHIN region/instance: Eq. 8 also takes same-class pairs of two different regions
+    # With DISP_PAIRS_WITHIN instance: Eq. 8 also takes same-class pairs of two different regions
     # as negative pairs, so B marks the boundaries between those regions (touching instances) and the
     # random walk stops there. False: B learns class boundaries only (the paper).
     _C.MODEL.IRNET.REGION_BOUNDARIES = False
@@ -133,11 +133,11 @@ def add_irnet_config(cfg):
     _C.MODEL.IRNET.LOSS_WEIGHT_DISP_FG = 1.0
     _C.MODEL.IRNET.LOSS_WEIGHT_DISP_BG = 1.0
     _C.MODEL.IRNET.LOSS_WEIGHT_BOUNDARY = 1.0
-    # > 0 (not the paper; needs DISP_PAIRS_WITHIN region|instance): adds this weight times the mean over regions
+    # > 0 (not the paper; needs DISP_PAIRS_WITHIN instance): adds this weight times the mean over regions
     # of |mean of D over the region|, so each region's field points at its own mean position (Eq. 5 alone
     # leaves a free constant per region, and touching regions may share one centroid).
     _C.MODEL.IRNET.LOSS_WEIGHT_DISP_REGION_MEAN = 0.0
-    # > 0 (not the paper; needs DISP_PAIRS_WITHIN region|instance): adds this weight times the mean over regions
+    # > 0 (not the paper; needs DISP_PAIRS_WITHIN instance): adds this weight times the mean over regions
     # of the mean |D(x) - (c - x)| over the region's pixels, c its mean position: each pixel is told where
     # its region's centroid is, so the field must jump at the seam between touching regions.
     _C.MODEL.IRNET.LOSS_WEIGHT_DISP_REGION_CENTROID = 0.0

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from irnet_wsis.layers.pixel_pairs import PixelPairs
-from irnet_wsis.layers.regions import label_regions
 from irnet_wsis.modeling.irnet_losses import (
     boundary_losses, displacement_losses, irnet_losses, pair_sets, region_centroid_loss, region_mean_loss,
     same_region_pairs,
@@ -85,22 +84,6 @@ def test_loss_dict_and_gradients():
     assert d.grad.abs().sum() > 0 and b.grad.abs().sum() > 0
 
 
-def test_label_regions_splits_separate_blobs_of_one_label():
-    labels = torch.zeros(1, 6, 9, dtype=torch.long)
-    labels[0, 1:3, 1:3] = 2  # blob A
-    labels[0, 3, 3] = 2  # touches A diagonally: same 8-connected region
-    labels[0, 1:4, 6:8] = 2  # blob B, apart
-    labels[0, 5, :] = 255  # ignored row
-    regions = label_regions(labels)[0]
-    a, b, bg = regions[1, 1], regions[1, 6], regions[0, 0]
-    assert len({int(a), int(b), int(bg)}) == 3
-    assert int(regions[3, 3]) == int(a) and bool((regions[1:3, 1:3] == a).all())
-    assert bool((regions[1:4, 6:8] == b).all())
-    assert bool((regions[5] == -1).all())
-    assert int(regions[4, 8]) == int(bg)  # background around both blobs is one region
-    assert len(regions[regions >= 0].unique()) == 3
-
-
 def test_eq5_same_region_drops_pairs_between_separate_blobs():
     # two separate squares of one class within the radius of each other, each with its own centroid field
     h, w = 8, 16
@@ -112,11 +95,13 @@ def test_eq5_same_region_drops_pairs_between_separate_blobs():
     two = torch.cat([_centroid_field(h, 8, 3.5, 4.0), _centroid_field(h, 8, 3.5, 3.5)], dim=-1)
     plain, _ = displacement_losses(two, fg, bg, pairs)
     assert float(plain) > 0.1  # the paper's P+fg pairs the two squares (same class, within the radius)
-    split = fg & same_region_pairs(label_regions(labels), pairs)
+    blobs = torch.full((1, h, w), -1, dtype=torch.long)
+    blobs[0, 2:6, 2:7], blobs[0, 2:6, 9:14] = 1, 2  # the two connected regions of the class
+    split = fg & same_region_pairs(blobs, pairs)
     assert bool(split.any()) and int(split.sum()) < int(fg.sum())
     within, _ = displacement_losses(two, split, bg, pairs)
     assert float(within) < 1e-6
-    losses = irnet_losses(two, torch.zeros(1, h, w), labels, pairs, regions=label_regions(labels))
+    losses = irnet_losses(two, torch.zeros(1, h, w), labels, pairs, regions=blobs)
     assert float(losses["loss_disp_fg"]) < 1e-6
 
 
@@ -137,7 +122,8 @@ def test_eq5_within_instance_regions_splits_touching_squares():
     labels, regions = _touching_squares(h, w)
     pairs = PixelPairs(3)
     two = torch.cat([_centroid_field(h, 8, 3.5, 4.5), _centroid_field(h, 8, 3.5, 3.5)], dim=-1)
-    connected = irnet_losses(two, torch.zeros(1, h, w), labels, pairs, regions=label_regions(labels))
+    one_region = torch.where(labels == 1, torch.ones_like(labels), torch.full_like(labels, -1))
+    connected = irnet_losses(two, torch.zeros(1, h, w), labels, pairs, regions=one_region)
     assert float(connected["loss_disp_fg"]) > 0.1  # one connected region asks for one centroid
     split = irnet_losses(two, torch.zeros(1, h, w), labels, pairs, regions=regions)
     assert float(split["loss_disp_fg"]) < 1e-6

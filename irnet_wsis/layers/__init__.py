@@ -1,3 +1,2 @@
-"""Pixel pairs within a radius (and the paths between them), connected regions."""
+"""Pixel pairs within a radius (and the paths between them)."""
 from .pixel_pairs import PixelPairs
-from .regions import label_regions

@@ -16,7 +16,6 @@ from detectron2.modeling import META_ARCH_REGISTRY, build_backbone
 from torch import nn
 
 from ..layers.pixel_pairs import PixelPairs
-from ..layers.regions import label_regions
 from .irnet_heads import BoundaryBranch, DisplacementBranch
 from .irnet_losses import irnet_losses
 
@@ -45,16 +44,16 @@ class IRNet(nn.Module):
         if test_scale <= 0:
             raise ValueError(f"MODEL.IRNET.TEST_SCALE {test_scale}: must be > 0")
         self.test_scale = float(test_scale)
-        if disp_pairs_within not in ("class", "region", "instance"):
-            raise ValueError(f"MODEL.IRNET.DISP_PAIRS_WITHIN {disp_pairs_within!r}: class, region or instance")
+        if disp_pairs_within not in ("class", "instance"):
+            raise ValueError(f"MODEL.IRNET.DISP_PAIRS_WITHIN {disp_pairs_within!r}: class or instance")
         self.disp_pairs_within = disp_pairs_within
         if region_boundaries and disp_pairs_within == "class":
-            raise ValueError("MODEL.IRNET.REGION_BOUNDARIES needs MODEL.IRNET.DISP_PAIRS_WITHIN region or instance")
+            raise ValueError("MODEL.IRNET.REGION_BOUNDARIES needs MODEL.IRNET.DISP_PAIRS_WITHIN instance")
         self.region_boundaries = region_boundaries
         for key, weight in (("REGION_MEAN", region_mean_weight), ("REGION_CENTROID", region_centroid_weight)):
             if weight > 0 and disp_pairs_within == "class":
-                raise ValueError(f"MODEL.IRNET.LOSS_WEIGHT_DISP_{key} needs MODEL.IRNET.DISP_PAIRS_WITHIN region "
-                                 "or instance")
+                raise ValueError(f"MODEL.IRNET.LOSS_WEIGHT_DISP_{key} needs MODEL.IRNET.DISP_PAIRS_WITHIN "
+                                 "instance")
         self.region_mean_weight = region_mean_weight
         self.region_centroid_weight = region_centroid_weight
         if freeze_backbone:
@@ -131,8 +130,6 @@ class IRNet(nn.Module):
 
     def pair_regions(self, batched_inputs: List[Dict], labels: torch.Tensor):
         """Regions that bound Eq. 5's pairs: (N, h, w) long ids, -1 for none; None for the paper's class pairs."""
-        if self.disp_pairs_within == "region":
-            return label_regions(labels)
         if self.disp_pairs_within == "class":
             return None
         if "relation_region" not in batched_inputs[0]:
