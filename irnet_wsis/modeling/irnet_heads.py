@@ -41,8 +41,7 @@ class DisplacementBranch(nn.Module):
         self.reduce = nn.ModuleList(conv1x1_gn_relu(c, r, _groups(r, gn_groups)) for c, r in zip(in_channels, reduced))
         top_channels = reduced[-1]
         self.context = nn.Sequential(*(
-            nn.Sequential(nn.Conv2d(top_channels, top_channels, 3, padding=d, dilation=d, bias=False,
-                                    padding_mode="replicate"),
+            nn.Sequential(nn.Conv2d(top_channels, top_channels, 3, padding=d, dilation=d, bias=False),
                           nn.GroupNorm(_groups(top_channels, gn_groups), top_channels), nn.ReLU(inplace=True))
             for d in context_dilations))
         # merge k combines the running top-down map with level (L - 2 - k)
