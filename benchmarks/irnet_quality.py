@@ -93,8 +93,8 @@ def main(argv=None):
             b = F.interpolate(out["boundary"][None, None], size=(4 * out["boundary"].shape[0],
                               4 * out["boundary"].shape[1]), mode="bilinear", align_corners=False)[0, 0, :h, :w]
             b = b.numpy()
-            gt = gt_label_map(record)
-            masks = instance_masks(record)
+            masks = instance_masks(record)  # decoded once for the label map, the boundary band and masks4
+            gt = gt_label_map(record, masks)
             band = boundary_band(record, gt, kernel, masks)
             objects = cv2.erode(((gt > 0) & (gt < 255)).astype(np.uint8), kernel, iterations=3).astype(bool)
             if band.any() and objects.any():

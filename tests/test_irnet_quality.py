@@ -50,6 +50,24 @@ def test_boundary_band_of_a_coco_record_is_where_the_instance_map_changes():
     assert np.array_equal(band, want)
 
 
+def test_masks_decoded_once_give_the_same_label_map_crowd_on_top():
+    from pycocotools import mask as mask_util
+
+    from irnet_wsis.evaluation.pseudo_quality import gt_label_map
+
+    q = _module()
+    crowd, person = np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8)
+    crowd[0:4, 0:4], person[2:6, 2:6] = 1, 1
+    record = {"height": 8, "width": 8, "annotations": [  # the crowd first: it must still be drawn last
+        {"category_id": 3, "segmentation": mask_util.encode(np.asfortranarray(crowd)), "iscrowd": 1},
+        {"category_id": 14, "segmentation": mask_util.encode(np.asfortranarray(person)), "iscrowd": 0}]}
+    want = np.zeros((8, 8), np.uint8)
+    want[2:6, 2:6] = 15
+    want[0:4, 0:4] = 255
+    assert np.array_equal(gt_label_map(record), want)
+    assert np.array_equal(gt_label_map(record, q.instance_masks(record)), want)
+
+
 def test_centroid_groups_counts_the_instances_a_field_can_make():
     q = _module()
     cfg = SimpleNamespace(SYNTHESIS=SimpleNamespace(CENTROID_RULE="magnitude", REFINE_ITERATIONS=20,

@@ -16,8 +16,8 @@ from ..pseudo.instances import (
 )
 from .apr import decode_rle
 
-__all__ = ["count_centroids", "centroid_groups", "instance_masks", "boundary_band", "instance_masks4", "oracle_displacement",
-           "instance_landing_errors"]
+__all__ = ["count_centroids", "centroid_groups", "instance_masks", "boundary_band", "instance_masks4",
+           "oracle_displacement", "instance_landing_errors"]
 
 
 def count_centroids(cfg, d, cam_max, fg4, objects4):

@@ -40,14 +40,18 @@ def read_label_png(path, image_id=None):
     return np.asarray(Image.open(path), dtype=np.uint8)
 
 
-def gt_label_map(record):
+def gt_label_map(record, masks=None):
     """Semantic ground truth of an instance record: its ``sem_seg_file_name``, or its masks rasterised
-    (class c -> c + 1, crowd regions 255, as COCO datasets have no semantic PNG)."""
+    (class c -> c + 1, crowd regions 255, as COCO datasets have no semantic PNG). ``masks``: the record's
+    annotation masks in annotation order, if already decoded (``irnet_quality.instance_masks``)."""
     if record.get("sem_seg_file_name"):
         return read_label_png(record["sem_seg_file_name"], record["image_id"])
+    annotations = record.get("annotations", [])
+    if masks is None:
+        masks = [decode_rle(ann["segmentation"]) for ann in annotations]
     out = np.zeros((record["height"], record["width"]), np.uint8)
-    for ann in sorted(record.get("annotations", []), key=lambda a: a.get("iscrowd", 0)):
-        out[decode_rle(ann["segmentation"])] = 255 if ann.get("iscrowd", 0) else ann["category_id"] + 1
+    for mask, ann in sorted(zip(masks, annotations), key=lambda pair: pair[1].get("iscrowd", 0)):
+        out[mask] = 255 if ann.get("iscrowd", 0) else ann["category_id"] + 1
     return out
 
 

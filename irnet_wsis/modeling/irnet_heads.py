@@ -46,7 +46,7 @@ class DisplacementBranch(nn.Module):
             for d in context_dilations))
         # merge k combines the running top-down map with level (L - 2 - k)
         self.merge = nn.ModuleList()
-        running = reduced[-1]
+        running = top_channels
         for r in reversed(reduced[:-1]):
             self.merge.append(conv1x1_gn_relu(running + r, channels, _groups(channels, gn_groups)))
             running = channels

@@ -32,7 +32,8 @@ def pair_sets(labels: torch.Tensor, pairs: PixelPairs):
 
 
 def same_region_pairs(regions: torch.Tensor, pairs: PixelPairs) -> torch.Tensor:
-    """regions (N, h, w) long ids (-1: none; the instance regions of the relation stage) -> bool (N, P, h, w): both ends in one region."""
+    """regions (N, h, w) long ids (-1: none; the relation stage's instance regions) -> bool (N, P, h, w): both
+    ends of the pair in one region."""
     reg_j = pairs.neighbor_values(regions.float(), fill=-1.0).long()
     return (regions[:, None] == reg_j) & (regions[:, None] >= 0)
 
