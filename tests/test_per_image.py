@@ -57,3 +57,36 @@ def test_bad_input_stops_or_is_counted(tmp_path):
         run_per_image(_records(3), str(tmp_path / "a"), ".npz", process, "test")
     counts = run_per_image(_records(3), str(tmp_path / "b"), ".npz", process, "test", skip_bad=True)
     assert counts["bad"] == 1 and counts["done"] == 2
+
+
+def _write_index(record, out):
+    atomic_save_npz(out, value=np.array([int(record["image_id"].split("_")[1]), os.getpid()]))
+
+
+def test_worker_pool_writes_every_image_once_in_other_processes(tmp_path):
+    counts = run_per_image(_records(9), str(tmp_path), ".npz", _write_index, "test", workers=2)
+    assert counts["done"] == 9 and counts["skipped_existing"] == 0 and counts["bad"] == 0
+    pids = set()
+    for i in range(9):
+        with np.load(output_path(str(tmp_path), f"img_{i}", ".npz")) as data:
+            assert data["value"][0] == i
+            pids.add(int(data["value"][1]))
+    assert os.getpid() not in pids  # the images were computed in the workers
+    os.remove(output_path(str(tmp_path), "img_4", ".npz"))
+    again = run_per_image(_records(9), str(tmp_path), ".npz", _write_index, "test", workers=2)
+    assert again["done"] == 1 and again["skipped_existing"] == 8
+
+
+def _fail_on_img_1(record, out):
+    if record["image_id"] == "img_1":
+        raise bad_input(record["file_name"], "cannot read image", record["image_id"])
+    atomic_save_npz(out, value=np.zeros(1))
+
+
+def test_worker_pool_bad_input_stops_or_is_counted(tmp_path):
+    with pytest.raises(BadInputError, match=r"img_1\.jpg \(image img_1\): cannot read image"):
+        run_per_image(_records(3), str(tmp_path / "a"), ".npz", _fail_on_img_1, "test", workers=2)
+    counts = run_per_image(_records(5), str(tmp_path / "b"), ".npz", _fail_on_img_1, "test", skip_bad=True,
+                           workers=2)
+    assert counts["bad"] == 1 and counts["done"] == 4
+    assert sorted(os.listdir(tmp_path / "b")) == [f"img_{i}.npz" for i in (0, 2, 3, 4)]

@@ -45,6 +45,7 @@ from irnet_wsis.data.sem_seg import register_sem_seg_from_cfg, require_pseudo_di
 from irnet_wsis.data.sem_seg_mapper import SemSegDatasetMapper  # noqa: E402
 from irnet_wsis.errors import BadInputError  # noqa: E402
 from irnet_wsis.modeling.backbone_weights import init_from_cam_backbone  # noqa: E402
+from irnet_wsis.modeling.precision import bfloat16_backbone  # noqa: E402
 from irnet_wsis.semantic import add_semantic_config  # noqa: E402
 
 logger = logging.getLogger("irnet_wsis.train_semantic")
@@ -65,7 +66,7 @@ class SemanticTrainer(DefaultTrainer):
 
     @classmethod
     def build_model(cls, cfg):
-        return init_from_cam_backbone(super().build_model(cfg), cfg)
+        return bfloat16_backbone(init_from_cam_backbone(super().build_model(cfg), cfg), cfg)
 
     @classmethod
     def build_train_loader(cls, cfg):

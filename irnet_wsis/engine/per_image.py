@@ -74,6 +74,7 @@ def run_per_image(
     process_one: Callable[[dict, str], None],
     desc: str,
     skip_bad: bool = False,
+    workers: int = 1,
 ) -> Dict[str, int]:
     """Run ``process_one(record, out_path)`` for every record without an output.
 
@@ -84,16 +85,78 @@ def run_per_image(
         process_one: computes and writes ``out_path`` (use ``atomic_save_*``).
         desc: progress bar label.
         skip_bad: log and count ``BadInputError`` instead of stopping.
+        workers: > 1: that many forked worker processes (one torch thread each) share this process's images,
+            for work that holds the GIL on one core (pydensecrf's dense CRF).
 
     Returns:
         {"images", "done", "skipped_existing", "bad", "seconds"} summed over processes.
     """
+    if workers > 1:
+        return _run_per_image_pool(records, out_dir, ext, process_one, desc, skip_bad, workers)
 
     def process_batch(items):
         for record, path in items:
             process_one(record, path)
 
     return run_per_image_batches(records, out_dir, ext, process_batch, desc, 1, skip_bad)
+
+
+def _gather_counts(counts):
+    """This process's counts -> the sums over every process (seconds: the slowest)."""
+    comm.synchronize()
+    all_counts = comm.all_gather(counts)
+    total = {k: sum(c[k] for c in all_counts) for k in ("images", "done", "skipped_existing", "bad")}
+    total["seconds"] = max(c["seconds"] for c in all_counts)
+    return total
+
+
+_POOL_PROCESS_ONE = None  # the forked workers' process_one (closures do not pickle; fork copies this global)
+
+
+def _pool_init():
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _pool_call(item):
+    """One image in a worker: None, or the BadInputError it raised (re-raised or counted by the parent)."""
+    try:
+        _POOL_PROCESS_ONE(*item)
+        return None
+    except BadInputError as e:
+        return e
+
+
+def _run_per_image_pool(records, out_dir, ext, process_one, desc, skip_bad, workers):
+    import multiprocessing
+
+    global _POOL_PROCESS_ONE
+    os.makedirs(out_dir, exist_ok=True)
+    rank, world = comm.get_rank(), comm.get_world_size()
+    mine = records[rank::world]
+    pending = [(r, output_path(out_dir, r["image_id"], ext)) for r in mine]
+    pending = [item for item in pending if not os.path.exists(item[1])]
+    counts = {"images": len(mine), "done": 0, "skipped_existing": len(mine) - len(pending), "bad": 0}
+    start = time.perf_counter()
+    _POOL_PROCESS_ONE = process_one
+    try:
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_pool_init) as pool, \
+                tqdm(total=len(pending), desc=desc, disable=not comm.is_main_process(), dynamic_ncols=True,
+                     mininterval=2.0) as bar:
+            for error in pool.imap_unordered(_pool_call, pending, chunksize=4):
+                if error is None:
+                    counts["done"] += 1
+                elif skip_bad:
+                    logger.warning("skipped: %s", error)
+                    counts["bad"] += 1
+                else:
+                    raise error
+                bar.update(1)
+    finally:
+        _POOL_PROCESS_ONE = None
+    counts["seconds"] = time.perf_counter() - start
+    return _gather_counts(counts)
 
 
 def run_per_image_batches(
@@ -146,8 +209,4 @@ def run_per_image_batches(
         bar.update(len(batch))
     bar.close()
     counts["seconds"] = time.perf_counter() - start
-    comm.synchronize()
-    all_counts = comm.all_gather(counts)
-    total = {k: sum(c[k] for c in all_counts) for k in ("images", "done", "skipped_existing", "bad")}
-    total["seconds"] = max(c["seconds"] for c in all_counts)
-    return total
+    return _gather_counts(counts)

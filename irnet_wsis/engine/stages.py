@@ -157,7 +157,8 @@ def stage_relations(cfg):
             atomic_save_png(region_path(out), regions)
         atomic_save_png(out, label)
 
-    return run_per_image(stage_records(cfg), paths["relations"], ".png", process, "relations", cfg.DATASETS.SKIP_BAD)
+    return run_per_image(stage_records(cfg), paths["relations"], ".png", process, "relations", cfg.DATASETS.SKIP_BAD,
+                         workers=cfg.RELATIONS.NUM_WORKERS)
 
 
 # --------------------------------------------------------------------------- #

@@ -21,6 +21,8 @@ from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY, build_backbone
 from torch import nn
 
+from .precision import bfloat16_forward
+
 __all__ = ["CAMNet", "normalize_cams", "pool_scores", "imagenet_classifier_init"]
 
 
@@ -105,12 +107,12 @@ class CAMNet(nn.Module):
 
     @configurable
     def __init__(self, *, backbone, in_feature, num_classes, pixel_mean, pixel_std, input_format="RGB",
-                 pooling="gap", pooling_param=0.0, classifier_init=None):
+                 pooling="gap", pooling_param=0.0, classifier_init=None, bfloat16=False):
         super().__init__()
         pool_scores(torch.zeros(1, 1, 1, 1), pooling, pooling_param)  # one-line error on a bad setting now
         self.pooling = pooling
         self.pooling_param = pooling_param
-        self.backbone = backbone
+        self.backbone = bfloat16_forward(backbone) if bfloat16 else backbone  # CAMs stay float32
         self.in_feature = in_feature
         self.input_format = input_format
         channels = backbone.output_shape()[in_feature].channels
@@ -138,6 +140,7 @@ class CAMNet(nn.Module):
             "pooling": cfg.MODEL.CAM.POOLING,
             "pooling_param": cfg.MODEL.CAM.POOLING_PARAM,
             "classifier_init": imagenet_classifier_init(cfg),
+            "bfloat16": cfg.MODEL.BFLOAT16,
         }
 
     @property

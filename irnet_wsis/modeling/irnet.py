@@ -18,6 +18,7 @@ from torch import nn
 from ..layers.pixel_pairs import PixelPairs
 from .irnet_heads import BoundaryBranch, DisplacementBranch
 from .irnet_losses import irnet_losses
+from .precision import bfloat16_forward
 
 __all__ = ["IRNet"]
 
@@ -28,7 +29,7 @@ class IRNet(nn.Module):
     def __init__(self, *, backbone, in_features, disp_channels=256, disp_gn_groups=16, disp_context_dilations=(),
                  boundary_channels=32, boundary_gn_groups=4, train_radius=10, loss_weights=(1.0, 1.0, 1.0),
                  freeze_backbone=True, test_flip=True, test_scale=1.0, disp_pairs_within="class",
-                 region_boundaries=False, region_mean_weight=0.0, region_centroid_weight=0.0, pixel_mean, pixel_std):
+                 region_boundaries=False, region_mean_weight=0.0, region_centroid_weight=0.0, pixel_mean, pixel_std, bfloat16=False):
         super().__init__()
         self.backbone = backbone
         self.in_features = list(in_features)
@@ -36,6 +37,9 @@ class IRNet(nn.Module):
         channels = [shapes[f].channels for f in self.in_features]
         self.disp_head = DisplacementBranch(channels, disp_channels, disp_gn_groups, tuple(disp_context_dilations))
         self.boundary_head = BoundaryBranch(channels, boundary_channels, boundary_gn_groups)
+        if bfloat16:  # D, B and the losses stay float32
+            for module in (self.backbone, self.disp_head, self.boundary_head):
+                bfloat16_forward(module)
         self.train_radius = train_radius
         self.loss_weights = tuple(loss_weights)
         self.freeze_backbone = freeze_backbone
@@ -83,6 +87,7 @@ class IRNet(nn.Module):
             "region_centroid_weight": c.LOSS_WEIGHT_DISP_REGION_CENTROID,
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
+            "bfloat16": cfg.MODEL.BFLOAT16,
         }
 
     @property

@@ -1,0 +1,83 @@
+#!/usr/bin/env python
+"""Seconds per training iteration and per inference batch of a config's CAM network (random weights, random
+128-px images) in float32, channels-last float32, and bfloat16 autocast (with and without channels-last):
+what the convolution-bound stages of the main job could gain from the CPU's bfloat16 units (AMX, AVX512-BF16).
+
+    python benchmarks/cpu_precision.py --config-file configs/synthetic/irnet_pseudo.yaml [--iters 5] [opts]
+
+Run it alone on the machine: the times are the point.
+"""
+import argparse
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import irnet_wsis  # noqa: E402,F401  registers CAMNet
+from irnet_wsis.config import setup_cfg  # noqa: E402
+
+VARIANTS = (("float32", False, None), ("float32 channels-last", True, None),
+            ("bfloat16 autocast", False, torch.bfloat16), ("bfloat16 autocast channels-last", True, torch.bfloat16))
+
+
+def timed(fn, iters):
+    fn()  # warm-up: oneDNN picks its kernels on the first call
+    start = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    return (time.perf_counter() - start) / iters
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config-file", default="configs/synthetic/irnet_pseudo.yaml")
+    parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("opts", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    from detectron2.modeling import build_model
+
+    cfg = setup_cfg(args.config_file, args.opts, freeze=False)
+    cfg.MODEL.META_ARCHITECTURE = "CAMNet"
+    batch, size = cfg.PIPELINE.CAM_SOLVER.IMS_PER_BATCH, cfg.INPUT.CAM.CROP_SIZE
+    scales = tuple(cfg.CAM_INFERENCE.SCALES)
+    torch.manual_seed(0)
+    images = torch.randint(0, 255, (batch, 3, size, size), dtype=torch.uint8)
+    labels = (torch.rand(batch, cfg.MODEL.CAM.NUM_CLASSES) < 0.3).float()
+    print(f"{torch.get_num_threads()} threads, batch {batch}, {size} px, inference scales {scales} + flip, "
+          f"bf16 CPU support: {torch.backends.mkldnn.is_available()}")
+    print("| variant | train s / iteration | inference s / batch of 8 images |\n|---|---|---|")
+    for name, channels_last, dtype in VARIANTS:
+        model = build_model(cfg)
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+        inputs = [{"image": im, "labels": lb} for im, lb in zip(images, labels)]
+
+        def step():
+            with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+                loss = model(inputs)["loss_cls"]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+        def infer():
+            with torch.inference_mode(), torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+                x = model.normalize(images[:8])
+                for s in scales:
+                    xs = torch.nn.functional.interpolate(x, scale_factor=s, mode="bilinear") if s != 1 else x
+                    xs = torch.cat([xs, xs.flip(-1)])
+                    if channels_last:
+                        xs = xs.contiguous(memory_format=torch.channels_last)
+                    model.cam_logits(xs)
+
+        model.train()
+        train_s = timed(step, args.iters)
+        model.eval()
+        infer_s = timed(infer, args.iters)
+        print(f"| {name} | {train_s:.3f} | {infer_s:.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

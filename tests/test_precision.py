@@ -1,0 +1,66 @@
+"""bfloat16 autocast wrapper (MODEL.BFLOAT16): float32 outputs, unchanged checkpoints, the CPU fallback."""
+import pytest
+import torch
+from torch import nn
+
+from irnet_wsis.config import setup_cfg
+from irnet_wsis.modeling import precision
+from irnet_wsis.modeling.precision import bfloat16_forward, to_float32
+
+
+class TwoOutputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return {"a": y, "b": [y.sum(dim=1), torch.ones(2, dtype=torch.long)]}
+
+
+def test_outputs_float32_close_to_float32_model_and_same_state_dict():
+    torch.manual_seed(0)
+    plain = TwoOutputs()
+    wrapped = TwoOutputs()
+    wrapped.load_state_dict(plain.state_dict())
+    bfloat16_forward(wrapped)
+    assert wrapped.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert list(wrapped.state_dict()) == list(plain.state_dict())
+    x = torch.randn(2, 3, 8, 8)
+    ref, out = plain(x), wrapped(x)
+    assert out["a"].dtype == torch.float32 and out["b"][0].dtype == torch.float32
+    assert out["b"][1].dtype == torch.long  # integer outputs untouched
+    assert not torch.equal(out["a"], ref["a"])  # the convolution did run in bfloat16 (8 mantissa bits)
+    torch.testing.assert_close(out["a"], ref["a"], atol=0.05, rtol=0.02)
+    out["a"].sum().backward()  # gradients reach the float32 weights
+    assert wrapped.conv.weight.grad.dtype == torch.float32
+
+
+def test_to_float32_nested():
+    t = torch.ones(2, dtype=torch.bfloat16)
+    out = to_float32({"x": (t, [t]), "n": 3})
+    assert out["x"][0].dtype == torch.float32 and out["x"][1][0].dtype == torch.float32 and out["n"] == 3
+
+
+@pytest.mark.parametrize("supported", [True, False])
+def test_option_turned_off_without_bfloat16_units(monkeypatch, supported):
+    monkeypatch.setattr(precision, "bfloat16_supported", lambda device: supported)
+    cfg = setup_cfg("configs/synthetic/irnet_pseudo.yaml", ["MODEL.BFLOAT16", "True"])
+    assert cfg.MODEL.BFLOAT16 is supported
+
+
+def test_cam_net_and_irnet_keep_float32_outputs():
+    from detectron2.modeling import build_model
+
+    cfg = setup_cfg("configs/synthetic/irnet_pseudo.yaml", ["MODEL.BFLOAT16", "True"], freeze=False)
+    if not cfg.MODEL.BFLOAT16:
+        pytest.skip("this CPU has no bfloat16 units")
+    cfg.MODEL.META_ARCHITECTURE = "CAMNet"
+    cam = build_model(cfg).eval()
+    x = torch.rand(1, 3, 32, 32)
+    assert cam.cam_logits(x).dtype == torch.float32
+    cfg.MODEL.META_ARCHITECTURE = "IRNet"
+    irnet = build_model(cfg).eval()
+    displacement, boundary = irnet.predict(torch.randint(0, 255, (1, 3, 32, 32)).float())
+    assert displacement.dtype == torch.float32 and boundary.dtype == torch.float32
+    assert displacement.shape == (1, 2, 8, 8) and boundary.shape == (1, 8, 8)
