@@ -18,6 +18,7 @@ opts=(MODEL.CAM_BACKBONE_INIT "$work/cam/model_final.pth" "$@")
 mkdir -p "$out"
 
 for run in pseudo full; do
+  if [[ -f $out/$run/metrics_table.json ]]; then echo "$run: done before ($out/$run/metrics_table.json)"; continue; fi
   start=$(date +%s)
   python tools/train_semantic.py --config-file "configs/synthetic/deeplabv3plus_$run.yaml" \
     DATASETS.SEMANTIC_PSEUDO_DIR "$work/semantic" OUTPUT_DIR "$out/$run" "${opts[@]}" > "$out/$run.stdout.log" 2>&1 \
@@ -37,7 +38,8 @@ from irnet_wsis.data.builtin import register_from_cfg
 from irnet_wsis.data.sem_seg import register_sem_seg_from_cfg
 from irnet_wsis.evaluation.miou import SemanticConfusion
 from irnet_wsis.evaluation.pseudo_quality import read_label_png
-from irnet_wsis.semantic import load_semantic_cfg
+from irnet_wsis.config import setup_cfg
+from irnet_wsis.semantic import add_semantic_config
 
 semantic, out, opts = sys.argv[1], sys.argv[2], sys.argv[3:]
 miou = {}
@@ -45,10 +47,10 @@ for run in ("pseudo", "full"):
     with open(f"{out}/{run}/metrics_table.json") as f:
         (name, result), = json.load(f).items()
     miou[run] = result["sem_seg"]["mIoU"]
-cfg = load_semantic_cfg("configs/synthetic/deeplabv3plus_full.yaml",
-                        ["DATASETS.SEMANTIC_PSEUDO_DIR", semantic, "DATASETS.SEMANTIC_SOURCE", "synthetic_voc_train_cls",
-                         "DATASETS.TRAIN", "('pseudo_sem_seg_train', 'synthetic_voc_train_sem_seg')", "DATASETS.TEST", "()",
-                         "OUTPUT_DIR", f"{out}/full"] + opts)
+cfg = setup_cfg("configs/synthetic/deeplabv3plus_full.yaml",
+                ["DATASETS.SEMANTIC_PSEUDO_DIR", semantic, "DATASETS.SEMANTIC_SOURCE", "synthetic_voc_train_cls",
+                 "DATASETS.TRAIN", "('pseudo_sem_seg_train', 'synthetic_voc_train_sem_seg')", "DATASETS.TEST", "()",
+                 "OUTPUT_DIR", f"{out}/full"] + opts, add_configs=(add_semantic_config,))
 register_from_cfg(cfg)
 register_sem_seg_from_cfg(cfg)
 pseudo, truth = (DatasetCatalog.get(n) for n in cfg.DATASETS.TRAIN)

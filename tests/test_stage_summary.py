@@ -31,3 +31,18 @@ def test_cuda_benchmark_says_no_device_in_one_line_and_runs_nothing(monkeypatch,
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no CUDA device" in err
     assert not any(tmp_path.iterdir())
+
+
+def test_stage_times_figure_reads_stage_seconds_and_the_detector_log(tmp_path):
+    import json
+
+    bench = load_script("benchmarks", "stage_times_figure")
+    (tmp_path / "pseudo").mkdir()
+    (tmp_path / "mask_rcnn_pseudo").mkdir()
+    with open(tmp_path / "pseudo" / "summary.json", "w") as f:
+        json.dump({"train_cam": {"wall_seconds": 12.5}, "cams": {"wall_seconds": 3}}, f)
+    (tmp_path / "mask_rcnn_pseudo" / "log.txt").write_text(
+        "[12/01 23:59:30] detectron2 INFO: start\nno time here\n"
+        "[12/02 00:01:00 d2.engine.hooks]: console format\n[12/02 00:02:05] d2 INFO: last\n")
+    seconds = bench.stage_seconds(str(tmp_path))
+    assert seconds == {"train_cam": 12.5, "cams": 3.0, "Mask R-CNN": 155.0}  # across midnight
