@@ -302,7 +302,8 @@ def stage_synthesis(cfg):
         instances = [i for i in instances if i["score"] >= cfg.SYNTHESIS.MIN_SCORE]
         atomic_save_npz(out, instances=np.array(json.dumps(instances)))
 
-    return run_per_image(stage_records(cfg), paths["pseudo"], ".npz", process, "synthesis", cfg.DATASETS.SKIP_BAD)
+    return run_per_image(stage_records(cfg), paths["pseudo"], ".npz", process, "synthesis", cfg.DATASETS.SKIP_BAD,
+                         workers=cfg.SYNTHESIS.NUM_WORKERS)
 
 
 def semantic_record(cfg, record):
@@ -332,7 +333,8 @@ def stage_semantic(cfg):
     def process(record, out):
         atomic_save_png(out, semantic_record(cfg, record))
 
-    return run_per_image(stage_records(cfg), paths["semantic"], ".png", process, "semantic", cfg.DATASETS.SKIP_BAD)
+    return run_per_image(stage_records(cfg), paths["semantic"], ".png", process, "semantic", cfg.DATASETS.SKIP_BAD,
+                         workers=cfg.SYNTHESIS.NUM_WORKERS)
 
 
 # --------------------------------------------------------------------------- #
