@@ -101,6 +101,16 @@ def run_per_image(
     return run_per_image_batches(records, out_dir, ext, process_batch, desc, 1, skip_bad)
 
 
+def _pending(records, out_dir, ext):
+    """This process's share of ``records`` without an output: ([(record, out_path)], counts so far)."""
+    os.makedirs(out_dir, exist_ok=True)
+    rank, world = comm.get_rank(), comm.get_world_size()
+    mine = records[rank::world]
+    pending = [(r, output_path(out_dir, r["image_id"], ext)) for r in mine]
+    pending = [item for item in pending if not os.path.exists(item[1])]
+    return pending, {"images": len(mine), "done": 0, "skipped_existing": len(mine) - len(pending), "bad": 0}
+
+
 def _gather_counts(counts):
     """This process's counts -> the sums over every process (seconds: the slowest)."""
     comm.synchronize()
@@ -132,12 +142,7 @@ def _run_per_image_pool(records, out_dir, ext, process_one, desc, skip_bad, work
     import multiprocessing
 
     global _POOL_PROCESS_ONE
-    os.makedirs(out_dir, exist_ok=True)
-    rank, world = comm.get_rank(), comm.get_world_size()
-    mine = records[rank::world]
-    pending = [(r, output_path(out_dir, r["image_id"], ext)) for r in mine]
-    pending = [item for item in pending if not os.path.exists(item[1])]
-    counts = {"images": len(mine), "done": 0, "skipped_existing": len(mine) - len(pending), "bad": 0}
+    pending, counts = _pending(records, out_dir, ext)
     start = time.perf_counter()
     _POOL_PROCESS_ONE = process_one
     try:
@@ -173,17 +178,7 @@ def run_per_image_batches(
     A batch that raises ``BadInputError`` under ``skip_bad`` is retried image by
     image, so only the bad image is skipped.
     """
-    os.makedirs(out_dir, exist_ok=True)
-    rank, world = comm.get_rank(), comm.get_world_size()
-    mine = records[rank::world]
-    counts = {"images": len(mine), "done": 0, "skipped_existing": 0, "bad": 0}
-    pending = []
-    for record in mine:
-        path = output_path(out_dir, record["image_id"], ext)
-        if os.path.exists(path):
-            counts["skipped_existing"] += 1
-        else:
-            pending.append((record, path))
+    pending, counts = _pending(records, out_dir, ext)
     start = time.perf_counter()
     bar = tqdm(total=len(pending), desc=desc, disable=not comm.is_main_process(), dynamic_ncols=True,
                mininterval=2.0)

@@ -29,7 +29,8 @@ class IRNet(nn.Module):
     def __init__(self, *, backbone, in_features, disp_channels=256, disp_gn_groups=16, disp_context_dilations=(),
                  boundary_channels=32, boundary_gn_groups=4, train_radius=10, loss_weights=(1.0, 1.0, 1.0),
                  freeze_backbone=True, test_flip=True, test_scale=1.0, disp_pairs_within="class",
-                 region_boundaries=False, region_mean_weight=0.0, region_centroid_weight=0.0, pixel_mean, pixel_std, bfloat16=False):
+                 region_boundaries=False, region_mean_weight=0.0, region_centroid_weight=0.0, pixel_mean, pixel_std,
+                 bfloat16=False):
         super().__init__()
         self.backbone = backbone
         self.in_features = list(in_features)
