@@ -5,6 +5,7 @@
 # photos with two or more ground-truth instances of one class: image, CAMs, D, B, pseudo instances.
 #   bash benchmarks/real_photos_figure.sh [WORK] [N] [-- cfg opts used for WORK]
 # Writes WORK/pseudo/val/{irnet_out,pseudo,figures} and docs/figures/real_photos_val.png (FIGURE= to change).
+# Without WORK/pseudo/val/cams (no eval_pseudo.py --val run) only IRNet's outputs are drawn: image, D, B.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=output/real_photos; n=4
@@ -14,11 +15,18 @@ if [[ $# -gt 0 && $1 != "--" ]]; then n=$1; shift; fi
 cfg=configs/coco/lite0_pseudo.yaml
 val_w=$work/pseudo/val
 figure=${FIGURE:-docs/figures/real_photos_val.png}
-[[ -d $val_w/cams ]] || { echo "error: $val_w/cams not found: run benchmarks/real_photos.sh $work first" >&2; exit 2; }
+[[ -e $work/pseudo/irnet ]] || { echo "error: $work/pseudo/irnet not found: run benchmarks/real_photos.sh $work first" >&2; exit 2; }
+stages=irnet_outputs,synthesis
+if [[ ! -d $val_w/cams ]]; then
+  # an IRNet work directory without the val CAMs (e.g. one trained on ground-truth relations): D and B only
+  echo "[real_photos_figure] $val_w/cams not found: image, D and B only (no CAMs, no pseudo instances)" >&2
+  stages=irnet_outputs
+fi
+mkdir -p "$val_w"
 [[ -e $val_w/irnet ]] || ln -s "$(realpath "$work/pseudo/irnet")" "$val_w/irnet"
 sets=(DATASETS.TRAIN '("coco_mini_val_cls", "coco_extra_val_cls")'
       PIPELINE.GT_DATASET "coco_mini_val_instance,coco_extra_val_instance")
-python tools/generate_pseudo.py --config-file "$cfg" --stages irnet_outputs,synthesis PIPELINE.WORK_DIR "$val_w" \
+python tools/generate_pseudo.py --config-file "$cfg" --stages $stages PIPELINE.WORK_DIR "$val_w" \
   "${sets[@]}" "$@" > "$val_w/generate.log" 2>&1
 ids=$(python - "$n" <<'PY'
 """The first N val photos (weak ids, as the work directory keys them) with >= 2 ground-truth instances of a class."""
