@@ -88,8 +88,7 @@ def main(args):
         comm.synchronize()
     if comm.is_main_process():
         table = format_summary(summaries)
-        logger.info("pseudo-label generation summary:\n%s", table)
-        print(table)
+        logger.info("pseudo-label generation summary:\n%s", table)  # stdout and log.txt
         path = work_paths(cfg)["summary"]
         previous = {}
         if os.path.isfile(path):
