@@ -130,7 +130,8 @@ def report_metrics(cfg, results, make_table, logger_name):
         results = OrderedDict([(cfg.DATASETS.TEST[0], results)])
     if comm.is_main_process() and results:
         table = make_table(results)
-        logging.getLogger(logger_name).info("evaluation:\n%s", table)  # stdout and log.txt
+        logging.getLogger(logger_name).info("evaluation:\n%s", table)
+        print(table)
         with open(os.path.join(cfg.OUTPUT_DIR, "metrics_table.md"), "w") as f:
             f.write(table + "\n")
         with open(os.path.join(cfg.OUTPUT_DIR, "metrics_table.json"), "w") as f:

@@ -88,7 +88,8 @@ def main(args):
         comm.synchronize()
     if comm.is_main_process():
         table = format_summary(summaries)
-        logger.info("pseudo-label generation summary:\n%s", table)  # stdout and log.txt
+        logger.info("pseudo-label generation summary:\n%s", table)
+        print(table)
         path = work_paths(cfg)["summary"]
         previous = {}
         if os.path.isfile(path):
