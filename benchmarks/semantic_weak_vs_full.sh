@@ -18,9 +18,11 @@ configs=${CONFIGS:-configs/synthetic}
 out=${OUT:-output/benchmarks/semantic_weak_vs_full}
 [[ -d $work/semantic ]] || { echo "error: $work/semantic not found: run tools/generate_pseudo.py (stage semantic) first" >&2; exit 2; }
 opts=(DATASETS.SEMANTIC_PSEUDO_DIR "$work/semantic")
-if grep -q "CAM_BACKBONE_INIT" "$configs/deeplabv3plus_pseudo.yaml"; then
-  opts+=(MODEL.CAM_BACKBONE_INIT "$work/cam/model_final.pth")
-fi
+# a config that starts from a CAM backbone (MODEL.CAM_BACKBONE_INIT, read from the merged config) starts from WORK_DIR's
+cam_init=$(python -c 'import sys; sys.path.insert(0, "."); from irnet_wsis.config import setup_cfg
+from irnet_wsis.semantic import add_semantic_config
+print(setup_cfg(sys.argv[1], add_configs=(add_semantic_config,)).MODEL.CAM_BACKBONE_INIT)' "$configs/deeplabv3plus_pseudo.yaml")
+if [[ -n $cam_init ]]; then opts+=(MODEL.CAM_BACKBONE_INIT "$work/cam/model_final.pth"); fi
 opts+=("$@")
 mkdir -p "$out"
 
