@@ -33,12 +33,11 @@ def relation_labels(labels, band, stride):
 
 
 def main(argv=None):
-    from PIL import Image
-
     import irnet_wsis
     from irnet_wsis.config import setup_cfg
     from irnet_wsis.engine.per_image import atomic_save_png, output_path
     from irnet_wsis.engine.work_dir import stage_records, work_paths
+    from irnet_wsis.evaluation.pseudo_quality import read_label_png
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", required=True)
@@ -50,7 +49,7 @@ def main(argv=None):
     irnet_wsis.data.builtin.register_from_cfg(cfg)
     relations = work_paths(cfg)["relations"]
     for record in tqdm(stage_records(cfg), desc="relations from labels", mininterval=2.0):
-        labels = np.array(Image.open(output_path(args.source, record["image_id"], ".png")))
+        labels = read_label_png(output_path(args.source, record["image_id"], ".png"), record["image_id"])
         atomic_save_png(output_path(relations, record["image_id"], ".png"),
                         relation_labels(labels, args.band, cfg.RELATIONS.OUTPUT_STRIDE))
 
