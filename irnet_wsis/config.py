@@ -201,6 +201,10 @@ def add_irnet_config(cfg):
     # instances (code: sem_seg_bg_thres 0.25). Separate from BACKGROUND_THRESHOLD because the instance and
     # semantic labels peak at different planes (benchmarks/semantic_sweep.py).
     _C.SYNTHESIS.SEMANTIC_BACKGROUND_THRESHOLD = 0.25
+    # Walk length t of the semantic labels (Eq. 13); 0: RANDOM_WALK_STEPS, the instances' (the paper's code runs
+    # one walk length for both). Separate because a walk long enough to fill CAM valleys inside an instance
+    # can blur the class regions Table 2 scores (benchmarks/semantic_sweep.py).
+    _C.SYNTHESIS.SEMANTIC_RANDOM_WALK_STEPS = 0
     # Components under this share of the image get score 0 (code: 1%).
     _C.SYNTHESIS.MIN_AREA_FRACTION = 0.01
     # Instances with a score under this are not exported.

@@ -1,4 +1,6 @@
 """Label synthesis (Sec. 5.2) on hand-made CAMs, displacement and boundary maps."""
+import os
+
 import numpy as np
 import torch
 
@@ -86,3 +88,33 @@ def test_mismatched_shapes_raise():
         synthesize_instances(cam, torch.tensor([3]), d, b, (65, 96))
     with pytest.raises(ValueError, match="classes"):
         synthesize_semantic(cam, torch.tensor([3, 4]), b, (64, 96))
+
+
+def test_semantic_stage_walks_its_own_length(tmp_path):
+    """SYNTHESIS.SEMANTIC_RANDOM_WALK_STEPS sets the semantic walk (0: RANDOM_WALK_STEPS): a CAM that covers one
+    cell of a 1 x 9 strip (stride 4: 4 x 36 px) without boundaries stays on that cell and its bilinear spill
+    (pixels 0-5 of each row) after 0 steps, and reaches the far end after 64 (one cell a step), against a plane
+    at 0.01 of the peak."""
+    from detectron2.config import get_cfg
+
+    from irnet_wsis.config import add_irnet_config
+    from irnet_wsis.engine.per_image import output_path
+    from irnet_wsis.engine.stages import semantic_record
+
+    cam = np.zeros((1, 1, 9), np.float32)
+    cam[0, 0, 0] = 1.0
+    for folder, arrays in (("cams", {"cam_stride4": cam, "classes": np.array([2]), "image_size": np.array([4, 36])}),
+                           ("irnet_out", {"boundary": np.zeros((1, 9), np.float32)})):
+        path = output_path(str(tmp_path / folder), "img", ".npz")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        np.savez(path, **arrays)
+    cfg = get_cfg()
+    add_irnet_config(cfg)
+    cfg.merge_from_list(["PIPELINE.WORK_DIR", str(tmp_path), "MODEL.IRNET.INFER_RADIUS", 2, "SYNTHESIS.BETA", 1,
+                         "SYNTHESIS.RANDOM_WALK_STEPS", 0, "SYNTHESIS.SEMANTIC_BACKGROUND_THRESHOLD", 0.01])
+    record = {"image_id": "img", "height": 4, "width": 36}
+    assert (semantic_record(cfg, record) == 3).sum(axis=1).tolist() == [6, 6, 6, 6]
+    cfg.SYNTHESIS.SEMANTIC_RANDOM_WALK_STEPS = 64
+    assert (semantic_record(cfg, record) == 3).all()
+    cfg.SYNTHESIS.SEMANTIC_RANDOM_WALK_STEPS, cfg.SYNTHESIS.RANDOM_WALK_STEPS = 0, 64  # 0: the instances' walk
+    assert (semantic_record(cfg, record) == 3).all()

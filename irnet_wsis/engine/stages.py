@@ -309,8 +309,8 @@ def stage_synthesis(cfg):
 def semantic_record(cfg, record):
     """Pseudo semantic label map of one image (Table 2 "Prop. w/ IRNet"): uint8 (H, W), 0 / c + 1.
 
-    Class CAMs propagated by the walk of B (``SYNTHESIS.BETA``, ``RANDOM_WALK_STEPS``) against the plane
-    ``SYNTHESIS.SEMANTIC_BACKGROUND_THRESHOLD``.
+    Class CAMs propagated by the walk of B (``SYNTHESIS.BETA``; ``SEMANTIC_RANDOM_WALK_STEPS`` steps, 0:
+    ``RANDOM_WALK_STEPS``) against the plane ``SYNTHESIS.SEMANTIC_BACKGROUND_THRESHOLD``.
     """
     from ..pseudo.synthesis import synthesize_semantic
 
@@ -322,7 +322,8 @@ def semantic_record(cfg, record):
     return synthesize_semantic(
         torch.from_numpy(cams["cam_stride4"].astype(np.float32)), torch.from_numpy(cams["classes"]),
         torch.from_numpy(out["boundary"]), image_size_of(cams, record), radius=cfg.MODEL.IRNET.INFER_RADIUS,
-        beta=s.BETA, steps=s.RANDOM_WALK_STEPS, background_threshold=s.SEMANTIC_BACKGROUND_THRESHOLD,
+        beta=s.BETA, steps=s.SEMANTIC_RANDOM_WALK_STEPS or s.RANDOM_WALK_STEPS,
+        background_threshold=s.SEMANTIC_BACKGROUND_THRESHOLD,
     )
 
 
