@@ -1,6 +1,4 @@
 """Label synthesis (Sec. 5.2) on hand-made CAMs, displacement and boundary maps."""
-import os
-
 import numpy as np
 import torch
 
@@ -98,16 +96,14 @@ def test_semantic_stage_walks_its_own_length(tmp_path):
     from detectron2.config import get_cfg
 
     from irnet_wsis.config import add_irnet_config
-    from irnet_wsis.engine.per_image import output_path
+    from irnet_wsis.engine.per_image import atomic_save_npz, output_path
     from irnet_wsis.engine.stages import semantic_record
 
     cam = np.zeros((1, 1, 9), np.float32)
     cam[0, 0, 0] = 1.0
     for folder, arrays in (("cams", {"cam_stride4": cam, "classes": np.array([2]), "image_size": np.array([4, 36])}),
                            ("irnet_out", {"boundary": np.zeros((1, 9), np.float32)})):
-        path = output_path(str(tmp_path / folder), "img", ".npz")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        np.savez(path, **arrays)
+        atomic_save_npz(output_path(str(tmp_path / folder), "img", ".npz"), **arrays)
     cfg = get_cfg()
     add_irnet_config(cfg)
     cfg.merge_from_list(["PIPELINE.WORK_DIR", str(tmp_path), "MODEL.IRNET.INFER_RADIUS", 2, "SYNTHESIS.BETA", 1,
