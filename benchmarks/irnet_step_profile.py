@@ -5,8 +5,11 @@
 Builds the config's IRNet (stage 3: its backbone frozen or not, MODEL.BFLOAT16 as set) with a random start and
 runs ``--iters`` timed training iterations (after one untimed) on one batch of the config's size: random pixels
 at INPUT.IRNET.CROP_SIZE and relation labels of random 8 x 8-cell blocks (background, two classes, ignored), so
-that every pair set is populated. Prints seconds per iteration for each phase (wall clock, the phases run one
-after the other) and torch.profiler's ten most expensive operators (self CPU time) of one more iteration.
+that every pair set is populated. The losses are the paper's Eq. 5, 6 and 8 with unit weights, called one by one so
+that each is timed: the region options (MODEL.IRNET.DISP_PAIRS_WITHIN instance, the region losses) are not run, so
+a config that sets them spends a little more on its losses than shown. Prints seconds per iteration for each phase
+(wall clock, the phases run one after the other) and torch.profiler's ten most expensive operators (self CPU
+time) of one more iteration.
 Nothing is read from or written to the work directory.
 """
 import argparse
