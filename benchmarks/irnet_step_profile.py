@@ -12,7 +12,6 @@ a config that sets them spends a little more on its losses than shown. Prints se
 time) of one more iteration.
 Nothing is read from or written to the work directory.
 """
-import argparse
 import os
 import sys
 import time
@@ -25,6 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from detectron2.modeling import build_model  # noqa: E402
 
+from irnet_wsis.cli import step_profile_args  # noqa: E402
 from irnet_wsis.config import setup_cfg  # noqa: E402
 from irnet_wsis.engine.irnet_trainer import irnet_stage_cfg  # noqa: E402
 from irnet_wsis.layers.pixel_pairs import PixelPairs  # noqa: E402
@@ -73,11 +73,7 @@ def timed_step(model, optimizer, images, labels, pairs, times):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", required=True)
-    parser.add_argument("--iters", type=int, default=5)
-    parser.add_argument("opts", nargs=argparse.REMAINDER)
-    args = parser.parse_args()
+    args = step_profile_args(__doc__, default_iters=5)
     cfg = irnet_stage_cfg(setup_cfg(args.config_file, args.opts))
     torch.manual_seed(0)
     model = build_model(cfg)

@@ -7,6 +7,7 @@ environment and config dumps and before anything is written to OUTPUT_DIR. So a 
 (``launch_tool`` for Detectron2's ``launch``). ``setup_package_logger`` sends the ``irnet_wsis`` loggers'
 lines to the console and to OUTPUT_DIR/log.txt.
 """
+import argparse
 import json
 import logging
 import os
@@ -109,6 +110,16 @@ def tool_parser():
     parser = default_argument_parser()
     parser.add_argument("--config", dest="config_file", metavar="FILE", help="alias of --config-file")
     return parser
+
+
+def step_profile_args(description, default_iters):
+    """The step profiles' command line (benchmarks/*_step_profile.py): ``--config-file``, ``--iters`` (timed
+    iterations) and trailing ``KEY VALUE`` config overrides, parsed from ``sys.argv``."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-file", required=True)
+    parser.add_argument("--iters", type=int, default=default_iters)
+    parser.add_argument("opts", nargs=argparse.REMAINDER)
+    return parser.parse_args()
 
 
 def train_or_test(trainer_cls, cfg, args):
