@@ -9,8 +9,7 @@ Builds the config's model as tools/train_net.py does (MODEL.BFLOAT16 as set; ran
 and MODEL.WEIGHTS are ignored, which does not change the time) and the config's training loader, then runs
 ``--iters`` timed iterations (after two untimed) on the first batches of DATASETS.TRAIN, with the config's
 optimizer. Forward time is split by forward hooks on the model's modules (the FPN's share is the backbone's
-minus the bottom-up network's), backward is one
-figure. Prints seconds per iteration for each phase and torch.profiler's ten most expensive operators (self CPU
+minus the bottom-up network's), backward is one figure. Prints seconds per iteration for each phase and torch.profiler's ten most expensive operators (self CPU
 time) of one more iteration. Nothing is written.
 """
 import os
@@ -46,19 +45,12 @@ PHASES = {
 }
 
 
-def _module(model, path):
-    for name in path.split("."):
-        model = getattr(model, name, None)
-        if model is None:
-            return None
-    return model
-
-
 def add_timers(model, times):
     """Forward hooks that add each PHASES module's forward seconds to ``times``."""
     for phase, path in PHASES.items():
-        module = _module(model, path)
-        if module is None:
+        try:
+            module = model.get_submodule(path)
+        except AttributeError:  # e.g. a model without an FPN's bottom_up
             continue
         start = {}
         module.register_forward_pre_hook(lambda m, i, start=start: start.__setitem__("t", time.perf_counter()))
@@ -99,9 +91,8 @@ def run():
     optimizer = build_optimizer(cfg, model)
     batches = iter(build_detection_train_loader(cfg))
     data = [next(batches) for _ in range(args.iters + 3)]
-    warmup = defaultdict(float)
-    for batch in data[:2]:
-        timed_step(model, optimizer, batch, warmup)
+    for batch in data[:2]:  # warm-up, untimed
+        timed_step(model, optimizer, batch, defaultdict(float))
     times = defaultdict(float)
     add_timers(model, times)
     for batch in data[2:2 + args.iters]:
