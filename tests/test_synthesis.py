@@ -114,3 +114,57 @@ def test_semantic_stage_walks_its_own_length(tmp_path):
     assert (semantic_record(cfg, record) == 3).all()
     cfg.SYNTHESIS.SEMANTIC_RANDOM_WALK_STEPS, cfg.SYNTHESIS.RANDOM_WALK_STEPS = 0, 64  # 0: the instances' walk
     assert (semantic_record(cfg, record) == 3).all()
+
+
+def test_crf_refine_label_map_snaps_to_colour_edges_among_its_own_labels():
+    """A label map whose class square is 3 px too small inside a bright square on black grows to the square's
+    edge; the labels stay those of the map (0 and class 5 + 1), and a one-label map is returned as is."""
+    from irnet_wsis.pseudo.synthesis import crf_refine_label_map
+
+    crf = dict(gt_prob=0.7, gaussian_sxy=3, gaussian_compat=3, bilateral_sxy=26, bilateral_srgb=15,
+               bilateral_compat=10, iterations=10)
+    image = np.zeros((48, 48, 3), np.uint8)
+    image[12:36, 12:36] = 220
+    label = np.zeros((48, 48), np.uint8)
+    label[15:33, 15:33] = 6
+    refined = crf_refine_label_map(image, label, crf)
+    assert refined.dtype == np.uint8 and set(np.unique(refined)) == {0, 6}
+    assert (refined[12:36, 12:36] == 6).mean() > 0.95 and (refined[:8] == 0).all()
+    flat = np.full((48, 48), 3, np.uint8)
+    assert np.array_equal(crf_refine_label_map(image, flat, crf), flat)
+
+
+def test_semantic_stage_with_the_crf_and_without(tmp_path):
+    """SYNTHESIS.SEMANTIC_CRF.ENABLED: the semantic stage's label of a CAM that covers the inner part of a bright
+    square reaches the square's edge; ``refine=False`` (Table 2's paper row) keeps the walk's label; an image of
+    another size than its CAMs is a one-line error naming the file."""
+    import pytest
+    from detectron2.config import get_cfg
+    from PIL import Image
+
+    from irnet_wsis.config import add_irnet_config
+    from irnet_wsis.engine.per_image import atomic_save_npz, output_path
+    from irnet_wsis.engine.stages import semantic_record
+    from irnet_wsis.errors import BadInputError
+
+    image = np.zeros((48, 48, 3), np.uint8)
+    image[14:34, 14:34] = 220
+    Image.fromarray(image).save(tmp_path / "img.png")
+    cam = np.zeros((1, 12, 12), np.float32)
+    cam[0, 4:8, 4:8] = 1.0  # the walk's label: pixels 16-31, 2 px inside the square on each side
+    for folder, arrays in (("cams", {"cam_stride4": cam, "classes": np.array([2]), "image_size": np.array([48, 48])}),
+                           ("irnet_out", {"boundary": np.zeros((12, 12), np.float32)})):
+        atomic_save_npz(output_path(str(tmp_path / folder), "img", ".npz"), **arrays)
+    cfg = get_cfg()
+    add_irnet_config(cfg)
+    cfg.merge_from_list(["PIPELINE.WORK_DIR", str(tmp_path), "SYNTHESIS.RANDOM_WALK_STEPS", 0,
+                         "SYNTHESIS.SEMANTIC_BACKGROUND_THRESHOLD", 0.5, "SYNTHESIS.SEMANTIC_CRF.ENABLED", True,
+                         "SYNTHESIS.SEMANTIC_CRF.BILATERAL_SXY", 26, "SYNTHESIS.SEMANTIC_CRF.BILATERAL_SRGB", 15])
+    record = {"image_id": "img", "height": 48, "width": 48, "file_name": str(tmp_path / "img.png")}
+    walk = semantic_record(cfg, record, refine=False)
+    assert (walk[14:34, 14:34] == 3).mean() < 0.7  # the walk's label stops short of the square's edge
+    refined = semantic_record(cfg, record)
+    assert (refined[14:34, 14:34] == 3).mean() > 0.95 and (refined[:8] == 0).all()
+    Image.fromarray(image[:40]).save(tmp_path / "img.png")
+    with pytest.raises(BadInputError, match="img.png.*image size"):
+        semantic_record(cfg, record)

@@ -118,9 +118,12 @@ def stage_cams(cfg):
 # Stage 2: relation mining
 # --------------------------------------------------------------------------- #
 def crf_params(cfg):
-    if not cfg.RELATIONS.USE_CRF:
-        return None
-    c = cfg.RELATIONS.CRF
+    """The relation stage's CRF settings (``crf_refine``'s dict), None without ``RELATIONS.USE_CRF``."""
+    return crf_settings(cfg.RELATIONS.CRF) if cfg.RELATIONS.USE_CRF else None
+
+
+def crf_settings(c):
+    """A CRF config node (RELATIONS.CRF, SYNTHESIS.SEMANTIC_CRF) -> ``crf_refine``'s settings dict."""
     return {
         "gt_prob": c.GT_PROB,
         "gaussian_sxy": c.GAUSSIAN_SXY,
@@ -306,25 +309,34 @@ def stage_synthesis(cfg):
                          workers=cfg.SYNTHESIS.NUM_WORKERS)
 
 
-def semantic_record(cfg, record):
+def semantic_record(cfg, record, refine=True):
     """Pseudo semantic label map of one image (Table 2 "Prop. w/ IRNet"): uint8 (H, W), 0 / c + 1.
 
     Class CAMs propagated by the walk of B (``SYNTHESIS.BETA``; ``SEMANTIC_RANDOM_WALK_STEPS`` steps, 0:
-    ``RANDOM_WALK_STEPS``) against the plane ``SYNTHESIS.SEMANTIC_BACKGROUND_THRESHOLD``.
+    ``RANDOM_WALK_STEPS``) against the plane ``SYNTHESIS.SEMANTIC_BACKGROUND_THRESHOLD``; then, with
+    ``refine`` and ``SYNTHESIS.SEMANTIC_CRF.ENABLED``, the dense CRF on the image's colours.
     """
-    from ..pseudo.synthesis import synthesize_semantic
+    from ..pseudo.synthesis import crf_refine_label_map, synthesize_semantic
 
     paths = work_paths(cfg)
     image_id = record["image_id"]
     cams = load_npz(output_path(paths["cams"], image_id, ".npz"), image_id, "CAMs")
     out = load_npz(output_path(paths["irnet_out"], image_id, ".npz"), image_id, "IRNet outputs")
     s = cfg.SYNTHESIS
-    return synthesize_semantic(
+    size = image_size_of(cams, record)
+    label = synthesize_semantic(
         torch.from_numpy(cams["cam_stride4"].astype(np.float32)), torch.from_numpy(cams["classes"]),
-        torch.from_numpy(out["boundary"]), image_size_of(cams, record), radius=cfg.MODEL.IRNET.INFER_RADIUS,
+        torch.from_numpy(out["boundary"]), size, radius=cfg.MODEL.IRNET.INFER_RADIUS,
         beta=s.BETA, steps=s.SEMANTIC_RANDOM_WALK_STEPS or s.RANDOM_WALK_STEPS,
         background_threshold=s.SEMANTIC_BACKGROUND_THRESHOLD,
     )
+    if not (refine and s.SEMANTIC_CRF.ENABLED):
+        return label
+    rgb = read_image_or_fail(record, "RGB")
+    if rgb.shape[:2] != tuple(size):
+        raise bad_input(record["file_name"], f"image size {rgb.shape[:2]} != its CAMs' {tuple(size)}; delete its "
+                        "cams/ file and rerun --stages cams", image_id)
+    return crf_refine_label_map(rgb, label, crf_settings(s.SEMANTIC_CRF))
 
 
 def stage_semantic(cfg):

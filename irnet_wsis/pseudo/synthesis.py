@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from .instances import instance_map
 from .random_walk import random_walk
 
-__all__ = ["synthesize_instances", "synthesize_semantic", "semantic_scores", "semantic_labels", "upsample_scores"]
+__all__ = ["synthesize_instances", "synthesize_semantic", "semantic_scores", "semantic_labels", "upsample_scores",
+           "crf_refine_label_map"]
 
 
 def upsample_scores(scores: torch.Tensor, image_size) -> torch.Tensor:
@@ -147,6 +148,24 @@ def semantic_labels(scores, classes, background_threshold):
     label = _label_with_plane(torch.as_tensor(scores, dtype=torch.float32), background_threshold)
     lookup = torch.cat([torch.zeros(1, dtype=torch.long), torch.as_tensor(classes).long().reshape(-1) + 1])
     return lookup[label].cpu().numpy().astype(np.uint8)
+
+
+def crf_refine_label_map(image_rgb, label_map, crf):
+    """A class label map refined by a dense CRF on the image's colours (``relations.crf_refine``).
+
+    Args:
+        image_rgb: uint8 (H, W, 3). label_map: uint8 (H, W), 0 background, c + 1 class c.
+        crf: ``crf_refine``'s settings dict.
+    Returns:
+        uint8 (H, W) on the same labels: the CRF chooses only among the labels present in ``label_map``.
+    """
+    from .relations import crf_refine
+
+    present, compact = np.unique(np.asarray(label_map), return_inverse=True)
+    if len(present) < 2:
+        return np.asarray(label_map, np.uint8).copy()
+    refined = crf_refine(image_rgb, compact.reshape(label_map.shape), len(present), crf)
+    return present[refined].astype(np.uint8)
 
 
 def synthesize_semantic(cams, classes, boundary, image_size, *, radius=5, beta=10, steps=256,
