@@ -12,9 +12,15 @@ Default: for the relation labels of a work directory (stage `relations`), per st
 --write-oracle writes the ground truth itself as relation labels and instance regions into the work
 directory (relations/<id>.png and <id>.regions.png), so that `--stages train_irnet` trains IRNet on perfect
 relations: what IRNet learns then is bounded by the network and its input, not by the CAMs.
+--oracle-within MINED_WORK_DIR keeps that ground truth only on the cells that MINED_WORK_DIR's relation labels
+label (a class or background), 255 and no region elsewhere: the mined labels' coverage with the truth's values,
+which tells what the mined labels' coverage costs IRNet from what their errors cost it. With --mined-labels
+the relation labels are MINED_WORK_DIR's own and only the instance regions come from the truth (its instances on
+the cells the mined labels give a class): what the mined regions cost IRNet apart from the labels.
 
     python benchmarks/relation_quality.py --config-file configs/coco/lite0_pseudo.yaml PIPELINE.WORK_DIR W
     python benchmarks/relation_quality.py --config-file ... --write-oracle PIPELINE.WORK_DIR W_oracle
+    python benchmarks/relation_quality.py --config-file ... --write-oracle --oracle-within W PIPELINE.WORK_DIR W_cover
 """
 import argparse
 import json
@@ -40,8 +46,16 @@ def main(argv=None):
     parser.add_argument("--config-file", required=True)
     parser.add_argument("--num-images", type=int, default=0, help="first N images (0: all)")
     parser.add_argument("--write-oracle", action="store_true", help="write the ground truth as relation labels")
+    parser.add_argument("--oracle-within", default="", metavar="MINED_WORK_DIR",
+                        help="with --write-oracle: the truth only where this work directory's relations label a cell")
+    parser.add_argument("--mined-labels", action="store_true",
+                        help="with --oracle-within: its relation labels, the truth's instance regions")
     parser.add_argument("opts", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    if args.oracle_within and not args.write_oracle:
+        parser.error("--oracle-within needs --write-oracle")
+    if args.mined_labels and not args.oracle_within:
+        parser.error("--mined-labels needs --oracle-within")
     cfg = setup_cfg(args.config_file, args.opts)
     irnet_wsis.data.builtin.register_from_cfg(cfg)
     relations_dir = work_paths(cfg)["relations"]
@@ -51,6 +65,17 @@ def main(argv=None):
         label, ids = stride4_truth(record, stride)
         path = output_path(relations_dir, record["image_id"], ".png")
         if args.write_oracle:
+            if args.oracle_within:
+                mined = np.array(Image.open(output_path(os.path.join(args.oracle_within, "relations"),
+                                                       record["image_id"], ".png")))
+                if mined.shape != label.shape:
+                    raise SystemExit(f"error: {args.oracle_within} relations of {record['image_id']}: size "
+                                     f"{mined.shape} != stride-{stride} truth {label.shape}")
+                if args.mined_labels:
+                    label, ids = mined, np.where((mined > 0) & (mined < 255), ids, 0).astype(np.uint8)
+                else:
+                    label = np.where(mined == 255, 255, label).astype(np.uint8)
+                    ids = np.where(mined == 255, 0, ids).astype(np.uint8)
             atomic_save_png(region_path(path), ids)
             atomic_save_png(path, label)
             continue

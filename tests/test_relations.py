@@ -75,3 +75,21 @@ def test_relations_from_labels_ignore_a_band_at_borders():
     np.testing.assert_array_equal(relation_labels(labels, 1, 1), expected)
     np.testing.assert_array_equal(relation_labels(labels, 1, 2), expected[::2, ::2])
     np.testing.assert_array_equal(relation_labels(labels, 0, 1), labels)
+
+
+def test_regions_from_instances_keep_their_class_cells_and_the_higher_score_on_top():
+    """benchmarks/regions_from_instances.py: two overlapping class-1 instances on an 8 x 8 image at stride 2; the
+    higher-scored one wins the overlap; cells whose relation label is another class, background or 255 get 0."""
+    from conftest import load_script
+
+    instance_regions = load_script("benchmarks", "regions_from_instances").instance_regions
+    relation = np.full((4, 4), 2, np.uint8)  # class 1 + 1 everywhere ...
+    relation[0, 0], relation[3, 3], relation[0, 3] = 0, 255, 5  # ... except background, ignored, class 4
+    low = np.zeros((8, 8), bool)
+    low[:, :6] = True  # cells x 0-2
+    high = np.zeros((8, 8), bool)
+    high[:, 4:] = True  # cells x 2-3
+    regions = instance_regions(relation, [{"category_id": 1, "score": 0.9, "mask": high},
+                                          {"category_id": 1, "score": 0.2, "mask": low}], 2)
+    expected = np.array([[0, 1, 2, 0], [1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 0]], np.uint8)
+    np.testing.assert_array_equal(regions, expected)
