@@ -34,7 +34,8 @@ from .work_dir import (
     work_paths,
 )
 
-__all__ = ["STAGES", "run_stage", "synthesize_record", "semantic_record", "encode_instances", "synthesis_kwargs"]
+__all__ = ["STAGES", "run_stage", "synthesize_record", "semantic_record", "refine_semantic_label",
+           "encode_instances", "synthesis_kwargs"]
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +136,16 @@ def crf_settings(c):
     }
 
 
+def read_rgb_of_cams(record, cam_hw):
+    """``record``'s image, uint8 (H, W, 3) RGB; a one-line error (file, image id) when (H, W) is not its CAMs'
+    ``cam_hw`` (the image changed since the cams stage)."""
+    rgb = read_image_or_fail(record, "RGB")
+    if rgb.shape[:2] != tuple(cam_hw):
+        raise bad_input(record["file_name"], f"image size {rgb.shape[:2]} != its CAMs' {tuple(cam_hw)}; delete "
+                        "its cams/ file and rerun --stages cams", record["image_id"])
+    return rgb
+
+
 def stage_relations(cfg):
     from ..pseudo.relations import mine_relations, split_by_peaks
 
@@ -142,12 +153,9 @@ def stage_relations(cfg):
     crf = crf_params(cfg)
 
     def process(record, out):
-        rgb = read_image_or_fail(record, "RGB")
         cams = load_npz(output_path(paths["cams"], record["image_id"], ".npz"), record["image_id"], "CAMs")
         cam_full = cams["cam_full"].astype(np.float32)
-        if cam_full.shape[1:] != rgb.shape[:2]:
-            raise bad_input(record["file_name"], f"CAM size {cam_full.shape[1:]} != image size {rgb.shape[:2]}",
-                            record["image_id"])
+        rgb = read_rgb_of_cams(record, cam_full.shape[1:])
         label = mine_relations(
             rgb, cam_full, cams["classes"],
             fg_threshold=cfg.RELATIONS.FG_THRESHOLD, bg_threshold=cfg.RELATIONS.BG_THRESHOLD,
@@ -316,27 +324,28 @@ def semantic_record(cfg, record, refine=True):
     ``RANDOM_WALK_STEPS``) against the plane ``SYNTHESIS.SEMANTIC_BACKGROUND_THRESHOLD``; then, with
     ``refine`` and ``SYNTHESIS.SEMANTIC_CRF.ENABLED``, the dense CRF on the image's colours.
     """
-    from ..pseudo.synthesis import crf_refine_label_map, synthesize_semantic
+    from ..pseudo.synthesis import synthesize_semantic
 
     paths = work_paths(cfg)
     image_id = record["image_id"]
     cams = load_npz(output_path(paths["cams"], image_id, ".npz"), image_id, "CAMs")
     out = load_npz(output_path(paths["irnet_out"], image_id, ".npz"), image_id, "IRNet outputs")
     s = cfg.SYNTHESIS
-    size = image_size_of(cams, record)
     label = synthesize_semantic(
         torch.from_numpy(cams["cam_stride4"].astype(np.float32)), torch.from_numpy(cams["classes"]),
-        torch.from_numpy(out["boundary"]), size, radius=cfg.MODEL.IRNET.INFER_RADIUS,
+        torch.from_numpy(out["boundary"]), image_size_of(cams, record), radius=cfg.MODEL.IRNET.INFER_RADIUS,
         beta=s.BETA, steps=s.SEMANTIC_RANDOM_WALK_STEPS or s.RANDOM_WALK_STEPS,
         background_threshold=s.SEMANTIC_BACKGROUND_THRESHOLD,
     )
-    if not (refine and s.SEMANTIC_CRF.ENABLED):
-        return label
-    rgb = read_image_or_fail(record, "RGB")
-    if rgb.shape[:2] != tuple(size):
-        raise bad_input(record["file_name"], f"image size {rgb.shape[:2]} != its CAMs' {tuple(size)}; delete its "
-                        "cams/ file and rerun --stages cams", image_id)
-    return crf_refine_label_map(rgb, label, crf_settings(s.SEMANTIC_CRF))
+    return refine_semantic_label(cfg, record, label) if refine and s.SEMANTIC_CRF.ENABLED else label
+
+
+def refine_semantic_label(cfg, record, label):
+    """The walk's label map (uint8 (H, W)) of ``record`` refined by the dense CRF of ``SYNTHESIS.SEMANTIC_CRF`` on
+    the image's colours."""
+    from ..pseudo.synthesis import crf_refine_label_map
+
+    return crf_refine_label_map(read_rgb_of_cams(record, label.shape), label, crf_settings(cfg.SYNTHESIS.SEMANTIC_CRF))
 
 
 def stage_semantic(cfg):

@@ -96,11 +96,14 @@ def sweep_cam_thresholds(load_cams, gt_records, thresholds, num_classes, per_cla
 
 
 def evaluate_semantic_labels(predict, gt_records, num_classes):
-    """mIoU (percent) of ``predict(record) -> uint8 (H, W)`` label maps."""
-    confusion = SemanticConfusion(num_classes)
+    """mIoU (percent) of each set of label maps that ``predict(record) -> {name: uint8 (H, W)}`` gives, in one pass
+    over the records (each ground truth read once): {name: mIoU}."""
+    confusions = {}
     for record in tqdm(gt_records, desc="semantic mIoU", mininterval=2.0):
-        confusion.update(predict(record), gt_label_map(record))
-    return 100.0 * confusion.miou()
+        gt = gt_label_map(record)
+        for name, label in predict(record).items():
+            confusions.setdefault(name, SemanticConfusion(num_classes)).update(label, gt)
+    return {name: 100.0 * confusion.miou() for name, confusion in confusions.items()}
 
 
 def evaluate_pseudo_instances(predict, gt_records, num_classes, iou_thresholds=(0.5, 0.7)):
