@@ -1,21 +1,18 @@
 #!/usr/bin/env python
-"""Instance regions cut from a finished run's relation labels and CAMs, at several settings, against the truth.
+"""Instance regions cut from a finished run's relation labels and CAMs, at several peak windows, against the truth.
 
-For every (PEAK_WINDOW, PEAK_MIN_DEPTH) pair, cuts the class regions of ``PIPELINE.WORK_DIR``'s relation labels
-among their CAM peaks (``relations.split_by_peaks``, the relations stage's ``RELATIONS.INSTANCE_REGIONS``) and
+For every PEAK_WINDOW, cuts the class regions of ``PIPELINE.WORK_DIR``'s relation labels among their CAM peaks (``relations.split_by_peaks``, the relations stage's ``RELATIONS.INSTANCE_REGIONS``) and
 scores the regions against the ground-truth instances of the training images (stride-4 grid): instances with no
 region, instances sharing their main region with another (merges), regions per instance (fragments), the mean
 best IoU of one region with each instance's cells inside the regions, and the centroid target error: the mean
 distance (stride-4 cells) from the centroid of a cell's region (the region-centroid loss's target) to the centroid
-of its ground-truth instance, with the distance from the cell itself (D = 0) beside it. The relation labels are read, not mined
-again (no CRF), so a row costs seconds.
+of its ground-truth instance, with the distance from the cell itself (D = 0) beside it. The relation labels are
+read, not mined again (no CRF), so a row costs seconds.
 
---write-to W2 (one setting) writes those regions beside a copy of the relation labels into W2's
-relations folder, for ``--stages train_irnet`` with ``MODEL.IRNET.DISP_PAIRS_WITHIN instance`` (W's cam and
+--write-to W2 (one window) writes those regions beside a copy of the relation labels into W2's relations folder, for ``--stages train_irnet`` with ``MODEL.IRNET.DISP_PAIRS_WITHIN instance`` (W's cam and
 cams linked into W2).
 
-    python benchmarks/region_sweep.py --config-file configs/coco/lite2_pseudo.yaml --windows 7,31 \\
-        --depths 0,0.1,0.2 PIPELINE.WORK_DIR W
+    python benchmarks/region_sweep.py --config-file configs/coco/lite2_pseudo.yaml --windows 7,15,31 PIPELINE.WORK_DIR W
 """
 import argparse
 import json
@@ -27,10 +24,6 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-
-def floats(text):
-    return [float(v) for v in text.split(",") if v]
 
 
 def main(argv=None):
@@ -46,10 +39,8 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", required=True)
-    parser.add_argument("--windows", type=lambda t: [int(v) for v in floats(t)], default=None,
+    parser.add_argument("--windows", type=lambda t: [int(v) for v in t.split(",") if v], default=None,
                         help="PEAK_WINDOW values, comma-separated (default: the config's)")
-    parser.add_argument("--depths", type=floats, default=None,
-                        help="PEAK_MIN_DEPTH values, comma-separated (default: the config's)")
     parser.add_argument("--num-images", type=int, default=0, help="first N images (0: all)")
     parser.add_argument("--write-to", default="", metavar="WORK_DIR2", help="write the regions (one setting) there")
     parser.add_argument("opts", nargs=argparse.REMAINDER)
@@ -57,15 +48,13 @@ def main(argv=None):
     cfg = setup_cfg(args.config_file, args.opts)
     irnet_wsis.data.builtin.register_from_cfg(cfg)
     windows = args.windows or [cfg.RELATIONS.PEAK_WINDOW]
-    depths = args.depths if args.depths is not None else [cfg.RELATIONS.PEAK_MIN_DEPTH]
-    settings = [(w, d) for w in windows for d in depths]
-    if args.write_to and len(settings) != 1:
-        parser.error("--write-to takes one window and one depth")
+    if args.write_to and len(windows) != 1:
+        parser.error("--write-to takes one window")
     paths, s = work_paths(cfg), cfg.RELATIONS.OUTPUT_STRIDE
     target = os.path.join(args.write_to, "relations") if args.write_to else ""
     if target and os.path.realpath(target) == os.path.realpath(paths["relations"]):
         raise SystemExit(f"error: {target} is the source's own relations folder; give --write-to a new directory")
-    totals = {setting: {} for setting in settings}
+    totals = {window: {} for window in windows}
     for record in tqdm(gt_records(cfg, args.num_images), desc="regions vs truth", mininterval=2.0):
         image_id = record["image_id"]
         relation_file = output_path(paths["relations"], image_id, ".png")
@@ -78,24 +67,22 @@ def main(argv=None):
         if cam.shape[1:] != relation.shape or ids.shape != relation.shape:
             raise bad_input(relation_file, f"relation labels {relation.shape}, CAMs {cam.shape[1:]} and stride-{s} "
                             f"truth {ids.shape} differ; rerun --stages relations", image_id)
-        for setting in settings:
-            window, depth = setting
-            regions = split_by_peaks(relation, cam, cams["classes"], window, cfg.RELATIONS.PEAK_THRESHOLD,
-                                     min_depth=depth)
+        for window in windows:
+            regions = split_by_peaks(relation, cam, cams["classes"], window, cfg.RELATIONS.PEAK_THRESHOLD)
             for k, v in region_counts(regions, ids).items():
-                totals[setting][k] = totals[setting].get(k, 0) + v
+                totals[window][k] = totals[window].get(k, 0) + v
             if target:
                 out = output_path(target, image_id, ".png")
                 os.makedirs(os.path.dirname(out), exist_ok=True)
                 atomic_save_png(region_path(out), regions)
                 shutil.copyfile(relation_file, out)
     rows = []
-    print("| PEAK_WINDOW | PEAK_MIN_DEPTH | instances | without a region % | sharing a region % | regions per instance "
-          "| best IoU % | centroid target error (D = 0), cells |\n|--:|--:|--:|--:|--:|--:|--:|--:|")
-    for (window, depth), total in totals.items():
+    print("| PEAK_WINDOW | instances | without a region % | sharing a region % | regions per instance | best IoU % "
+          "| centroid target error (D = 0), cells |\n|--:|--:|--:|--:|--:|--:|--:|")
+    for window, total in totals.items():
         summary = {k: v for k, v in summarize_relation_counts(total).items() if not k.startswith(("fore", "back", "ignored"))}
-        rows.append(dict(window=window, depth=depth, **summary))
-        print(f"| {window} | {depth:g} | {summary['instances']} | {summary['instances_without_region_pct']} | "
+        rows.append(dict(window=window, **summary))
+        print(f"| {window} | {summary['instances']} | {summary['instances_without_region_pct']} | "
               f"{summary['instances_sharing_a_region_pct']} | {summary['regions_per_instance']} | "
               f"{summary['instance_best_iou']} | {summary['centroid_target_error']} ({summary['centroid_target_error_zero']}) |")
     if target:

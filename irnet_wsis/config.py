@@ -114,9 +114,6 @@ def add_irnet_config(cfg):
     _C.RELATIONS.INSTANCE_REGIONS = False
     _C.RELATIONS.PEAK_WINDOW = 7
     _C.RELATIONS.PEAK_THRESHOLD = 0.5
-    # Basins whose CAM valley is shallower than this (CAM units) are joined (relations.merge_shallow_basins):
-    # the parts of one object that a CAM shows as several peaks. 0: no merging.
-    _C.RELATIONS.PEAK_MIN_DEPTH = 0.0
 
     # ------------------------------------------------------------------ #
     # Stage 3: IRNet (Sec. 4.1, 4.3-4.5)

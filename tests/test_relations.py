@@ -1,7 +1,7 @@
 """Relation mining: thresholds, CRF, stride-4 output."""
 import numpy as np
 
-from irnet_wsis.pseudo.relations import crf_refine, hard_labels, merge_shallow_basins, mine_relations, split_by_peaks
+from irnet_wsis.pseudo.relations import crf_refine, hard_labels, mine_relations, split_by_peaks
 
 CRF = dict(gt_prob=0.7, gaussian_sxy=3, gaussian_compat=3, bilateral_sxy=50, bilateral_srgb=5,
            bilateral_compat=10, iterations=10)
@@ -44,7 +44,7 @@ def test_crf_snaps_to_image_edges():
     assert (out[:8] == 0).all()
 
 
-def test_split_by_peaks_cuts_a_class_region_in_the_cam_valley_unless_it_is_shallow():
+def test_split_by_peaks_cuts_a_class_region_in_the_cam_valley():
     h, w = 12, 24
     ys, xs = np.mgrid[0:h, 0:w]
     # two CAM bumps of class 2 (peaks 1.0 at x = 6, 0.8 at x = 17): the valley lies at x = 11.5
@@ -62,24 +62,6 @@ def test_split_by_peaks_cuts_a_class_region_in_the_cam_valley_unless_it_is_shall
     # a threshold above both peaks: no split, the connected region stays whole
     whole = split_by_peaks(label, cam[None], [2], window=5, threshold=1.5)
     assert len(np.unique(whole[2:10, 2:22])) == 1 and whole[2, 2] > 0
-    # min_depth: on row 6 the valley's saddle is min(cam(11), cam(12)) = 0.2, so the lower peak rises 0.6 above it
-    kept = split_by_peaks(label, cam[None], [2], window=5, threshold=0.5, min_depth=0.5)
-    np.testing.assert_array_equal(kept, regions)
-    joined = split_by_peaks(label, cam[None], [2], window=5, threshold=0.5, min_depth=0.7)
-    assert len(np.unique(joined[2:10, 2:22])) == 1 and joined[2, 2] > 0 and joined[2, 23] != joined[2, 2]
-    assert (joined[label != 3] == 0).all()
-
-
-def test_merge_shallow_basins_follows_the_merge_tree():
-    # peaks 1.0, 0.9, 0.6; basins 1 and 2 touch at 0.85 (basin 2 rises 0.05 above it), 2 and 3 at 0.45
-    basins = np.array([[1, 1, 2, 2, 3, 3]])
-    cam = np.array([[1.0, 0.85, 0.85, 0.9, 0.45, 0.6]], np.float32)
-    merged = merge_shallow_basins(basins, cam, 0.1)
-    assert merged[0, 0] == merged[0, 3] and merged[0, 4] == merged[0, 5] != merged[0, 0]
-    # at 0.2 the joined peak 1.0 and basin 3's 0.6 (0.15 above their saddle) join too
-    assert len(np.unique(merge_shallow_basins(basins, cam, 0.2))) == 1
-    np.testing.assert_array_equal(merge_shallow_basins(basins, cam, 0.04), basins)
-    np.testing.assert_array_equal(merge_shallow_basins(basins, cam, 0.0), basins)
 
 
 def test_relations_from_labels_ignore_a_band_at_borders():

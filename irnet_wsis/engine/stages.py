@@ -164,7 +164,7 @@ def stage_relations(cfg):
         if cfg.RELATIONS.INSTANCE_REGIONS:  # written first: a label file means both exist
             s = cfg.RELATIONS.OUTPUT_STRIDE
             regions = split_by_peaks(label, cam_full[:, ::s, ::s], cams["classes"], cfg.RELATIONS.PEAK_WINDOW,
-                                     cfg.RELATIONS.PEAK_THRESHOLD, min_depth=cfg.RELATIONS.PEAK_MIN_DEPTH)
+                                     cfg.RELATIONS.PEAK_THRESHOLD)
             atomic_save_png(region_path(out), regions)
         atomic_save_png(out, label)
 

@@ -11,14 +11,11 @@ are then read off this map by the IRNet loss (``PixelPairs``).
 ``split_by_peaks`` (our option, not the paper's) also cuts each class region of
 that map into instance regions: one per CAM peak, grown by a watershed of the
 CAM, so that Eq. 5 need not give touching objects of one class one centroid.
-``merge_shallow_basins`` joins the basins of peaks that a shallow CAM valley
-separates (the peak's dynamics, as in an h-maxima transform): parts of one
-object rather than two objects.
 """
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["hard_labels", "crf_refine", "mine_relations", "split_by_peaks", "merge_shallow_basins"]
+__all__ = ["hard_labels", "crf_refine", "mine_relations", "split_by_peaks"]
 
 
 def hard_labels(cams, threshold):
@@ -78,61 +75,7 @@ def mine_relations(image_rgb, cams, classes, fg_threshold=0.30, bg_threshold=0.0
     return out[::output_stride, ::output_stride]
 
 
-def merge_shallow_basins(basins, cam, min_depth):
-    """Join adjacent basins whose CAM valley is shallower than ``min_depth``.
-
-    The saddle of two 8-adjacent basins is the highest level at which they touch: the maximum, over their
-    neighbouring pixel pairs, of the lower CAM value of the pair. Pairs are taken from the highest saddle
-    down (a merge tree); two basins (or the groups they have joined) merge when the lower of their peaks is
-    less than ``min_depth`` above the saddle, so a basin survives only if its peak rises ``min_depth`` above
-    every path to a higher peak.
-
-    Args:
-        basins: int (h, w), 0 outside every basin, 1..n basin ids.
-        cam: float (h, w) CAM in [0, 1] on the same grid.
-        min_depth: CAM units; <= 0 merges nothing.
-    Returns:
-        int (h, w): basins relabelled so that merged basins share an id (ids stay in 1..n, not consecutive).
-    """
-    basins = np.asarray(basins)
-    n = int(basins.max()) if basins.size else 0
-    if min_depth <= 0 or n < 2:
-        return basins
-    cam = np.asarray(cam, np.float32)
-    peak = np.full(n + 1, -np.inf)
-    np.maximum.at(peak, basins.ravel(), cam.ravel())
-    h, w = basins.shape
-    keys, levels = [], []
-    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):  # every 8-neighbour pair once
-        a_cols, b_cols = slice(max(0, -dx), w - max(0, dx)), slice(max(0, dx), w - max(0, -dx))
-        a, b = basins[: h - dy, a_cols], basins[dy:, b_cols]
-        touching = (a > 0) & (b > 0) & (a != b)
-        lo, hi = np.minimum(a, b)[touching], np.maximum(a, b)[touching]
-        keys.append(lo.astype(np.int64) * (n + 1) + hi)
-        levels.append(np.minimum(cam[: h - dy, a_cols], cam[dy:, b_cols])[touching])
-    keys, levels = np.concatenate(keys), np.concatenate(levels)
-    if keys.size == 0:
-        return basins
-    pairs, inverse = np.unique(keys, return_inverse=True)
-    saddle = np.full(len(pairs), -np.inf)
-    np.maximum.at(saddle, inverse, levels)
-    parent = np.arange(n + 1)
-
-    def root(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for k in np.argsort(-saddle, kind="stable"):  # one step per adjacent basin pair, not per pixel
-        ra, rb = root(pairs[k] // (n + 1)), root(pairs[k] % (n + 1))
-        if ra != rb and min(peak[ra], peak[rb]) - saddle[k] < min_depth:
-            parent[rb] = ra
-            peak[ra] = max(peak[ra], peak[rb])
-    return np.array([root(i) for i in range(n + 1)])[basins]
-
-
-def split_by_peaks(label, cams, classes, window=7, threshold=0.5, levels=20, min_depth=0.0):
+def split_by_peaks(label, cams, classes, window=7, threshold=0.5, levels=20):
     """Instance regions of a relation label map, one per CAM peak.
 
     A peak of class c is an 8-connected group of pixels of the class-c region
@@ -141,9 +84,7 @@ def split_by_peaks(label, cams, classes, window=7, threshold=0.5, levels=20, min
     peaks inside it by flooding: for CAM levels from high to low, every basin
     grows (8-connected) over the region's pixels at or above the level, so
     basins meet in the CAM's valleys (a watershed quantised to ``levels``). A
-    connected region without a peak stays whole. With ``min_depth`` > 0, basins
-    whose valley is shallower than that (CAM units) are joined
-    (``merge_shallow_basins``).
+    connected region without a peak stays whole.
 
     Args:
         label: uint8 (h, w) relation labels (0 background, c + 1 class c, 255 ignored).
@@ -170,7 +111,6 @@ def split_by_peaks(label, cams, classes, window=7, threshold=0.5, levels=20, min
                 if np.array_equal(grown, basins):
                     break
                 basins = grown
-        basins = merge_shallow_basins(basins, cam, min_depth)
         components, _ = ndimage.label(region, structure=eight)
         keys = components[region] * (basins.max() + 1) + basins[region]
         unique, index = np.unique(keys, return_inverse=True)  # one id per (connected region, basin)
