@@ -42,7 +42,7 @@ def main(argv=None):
     parser.add_argument("--windows", type=lambda t: [int(v) for v in t.split(",") if v], default=None,
                         help="PEAK_WINDOW values, comma-separated (default: the config's)")
     parser.add_argument("--num-images", type=int, default=0, help="first N images (0: all)")
-    parser.add_argument("--write-to", default="", metavar="WORK_DIR2", help="write the regions (one setting) there")
+    parser.add_argument("--write-to", default="", metavar="WORK_DIR2", help="write the regions (one window) there")
     parser.add_argument("opts", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     cfg = setup_cfg(args.config_file, args.opts)
@@ -80,7 +80,8 @@ def main(argv=None):
     print("| PEAK_WINDOW | instances | without a region % | sharing a region % | regions per instance | best IoU % "
           "| centroid target error (D = 0), cells |\n|--:|--:|--:|--:|--:|--:|--:|")
     for window, total in totals.items():
-        summary = {k: v for k, v in summarize_relation_counts(total).items() if not k.startswith(("fore", "back", "ignored"))}
+        summary = {k: v for k, v in summarize_relation_counts(total).items()
+                   if not k.startswith(("foreground", "background", "ignored"))}
         rows.append(dict(window=window, **summary))
         print(f"| {window} | {summary['instances']} | {summary['instances_without_region_pct']} | "
               f"{summary['instances_sharing_a_region_pct']} | {summary['regions_per_instance']} | "
