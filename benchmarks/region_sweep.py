@@ -1,16 +1,17 @@
 #!/usr/bin/env python
 """Instance regions cut from a finished run's relation labels and CAMs, at several peak windows, against the truth.
 
-For every PEAK_WINDOW, cuts the class regions of ``PIPELINE.WORK_DIR``'s relation labels among their CAM peaks (``relations.split_by_peaks``, the relations stage's ``RELATIONS.INSTANCE_REGIONS``) and
-scores the regions against the ground-truth instances of the training images (stride-4 grid): instances with no
-region, instances sharing their main region with another (merges), regions per instance (fragments), the mean
-best IoU of one region with each instance's cells inside the regions, and the centroid target error: the mean
-distance (stride-4 cells) from the centroid of a cell's region (the region-centroid loss's target) to the centroid
-of its ground-truth instance, with the distance from the cell itself (D = 0) beside it. The relation labels are
-read, not mined again (no CRF), so a row costs seconds.
+For every PEAK_WINDOW, cuts the class regions of ``PIPELINE.WORK_DIR``'s relation labels among their CAM peaks
+(``relations.split_by_peaks``, the relations stage's ``RELATIONS.INSTANCE_REGIONS``) and scores the regions against
+the ground-truth instances of the training images (stride-4 grid): instances with no region, instances sharing
+their main region with another (merges), regions per instance (fragments), the mean best IoU of one region with
+each instance's cells inside the regions, and the centroid target error: the mean distance (stride-4 cells) from
+the centroid of a cell's region (the region-centroid loss's target) to the centroid of its ground-truth instance,
+with the distance from the cell itself (D = 0) beside it. The relation labels are read, not mined again (no CRF),
+so a row costs seconds.
 
---write-to W2 (one window) writes those regions beside a copy of the relation labels into W2's relations folder, for ``--stages train_irnet`` with ``MODEL.IRNET.DISP_PAIRS_WITHIN instance`` (W's cam and
-cams linked into W2).
+--write-to W2 (one window) writes those regions beside a copy of the relation labels into W2's relations folder,
+for ``--stages train_irnet`` with ``MODEL.IRNET.DISP_PAIRS_WITHIN instance`` (W's cam and cams linked into W2).
 
     python benchmarks/region_sweep.py --config-file configs/coco/lite2_pseudo.yaml --windows 7,15,31 PIPELINE.WORK_DIR W
 """
@@ -85,7 +86,8 @@ def main(argv=None):
         rows.append(dict(window=window, **summary))
         print(f"| {window} | {summary['instances']} | {summary['instances_without_region_pct']} | "
               f"{summary['instances_sharing_a_region_pct']} | {summary['regions_per_instance']} | "
-              f"{summary['instance_best_iou']} | {summary['centroid_target_error']} ({summary['centroid_target_error_zero']}) |")
+              f"{summary['instance_best_iou']} | {summary['centroid_target_error']} "
+              f"({summary['centroid_target_error_zero']}) |")
     if target:
         print(f"regions written to {target}")
     print(json.dumps(rows))
