@@ -93,3 +93,36 @@ def test_regions_from_instances_keep_their_class_cells_and_the_higher_score_on_t
                                           {"category_id": 1, "score": 0.2, "mask": low}], 2)
     expected = np.array([[0, 1, 2, 0], [1, 1, 2, 2], [1, 1, 2, 2], [1, 1, 2, 0]], np.uint8)
     np.testing.assert_array_equal(regions, expected)
+
+
+def test_regions_from_instances_cut_along_the_boundary_map():
+    """--cut: one class-1 instance over a 4 x 6 grid (stride 1) with B = 0.9 on column 2 falls into two regions,
+    left and right of the line; the line's cells get 0; at a cut above 0.9 it stays one region."""
+    from conftest import load_script
+
+    instance_regions = load_script("benchmarks", "regions_from_instances").instance_regions
+    relation = np.full((4, 6), 2, np.uint8)
+    boundary = np.zeros((4, 6), np.float32)
+    boundary[:, 2] = 0.9
+    instances = [{"category_id": 1, "score": 0.5, "mask": np.ones((4, 6), bool)}]
+    regions = instance_regions(relation, instances, 1, boundary, 0.5)
+    np.testing.assert_array_equal(regions, np.array([[1, 1, 0, 2, 2, 2]] * 4, np.uint8))
+    np.testing.assert_array_equal(instance_regions(relation, instances, 1, boundary, 0.95), np.ones((4, 6), np.uint8))
+
+
+def test_regions_from_instances_small_pieces_join_the_nearest_large_one():
+    """--min-piece: a class-1 instance over a 4 x 7 grid with B = 0.9 on column 5 cuts off column 6 (4 of 28
+    cells). At a share of 0.25 (7 cells) that piece and the line join the large piece: one region. With the line
+    on column 3 instead, both sides (12 cells each) stay regions and the line's cells go to one of them."""
+    from conftest import load_script
+
+    instance_regions = load_script("benchmarks", "regions_from_instances").instance_regions
+    relation = np.full((4, 7), 2, np.uint8)
+    instances = [{"category_id": 1, "score": 0.5, "mask": np.ones((4, 7), bool)}]
+    boundary = np.zeros((4, 7), np.float32)
+    boundary[:, 5] = 0.9
+    np.testing.assert_array_equal(instance_regions(relation, instances, 1, boundary, 0.5, 0.25), np.ones((4, 7)))
+    boundary = np.zeros((4, 7), np.float32)
+    boundary[:, 3] = 0.9
+    regions = instance_regions(relation, instances, 1, boundary, 0.5, 0.25)
+    assert (regions[:, :3] == 1).all() and (regions[:, 4:] == 2).all() and np.isin(regions[:, 3], [1, 2]).all()
