@@ -101,7 +101,7 @@ def main(argv=None):
     parser.add_argument("--source", required=True, help="work directory with relations/, pseudo/ (and irnet_out/)")
     parser.add_argument("--cut", type=_cut, default=None, help="cut instances where B exceeds this (default: none)")
     parser.add_argument("--min-piece", type=float, default=0.0,
-                        help="with a cut: pieces under this share of their instance's cells join the nearest larger one")
+                        help="with a cut: pieces under this share of their instance's cells join the nearest large one")
     parser.add_argument("--score", type=lambda t: [_cut(v) for v in t.split(",") if v], default=None,
                         help="score these cuts against the truth, comma-separated (none: uncut); writes nothing")
     parser.add_argument("opts", nargs=argparse.REMAINDER)
