@@ -8,7 +8,8 @@ images: "hit" when a pseudo instance of its class (score > 0) has IoU >= 0.5; ot
 class decides the kind of miss: "merged" (it also covers > 30% of another instance of the class), "big" /
 "small" (larger / smaller than the instance), or "none" (no pseudo instance of the class overlaps it).
 Instances are "touching" when a same-class instance lies within ``--touch-px`` pixels (the void band
-around every object keeps true neighbours a few pixels apart), else "alone". Prints one json line per method.
+around every object keeps true neighbours a few pixels apart), else "alone". Prints one json line per method,
+with the number of pseudo instances the method made (``pseudo_instances``).
 """
 import argparse
 import collections
@@ -42,8 +43,9 @@ def main():
         counts = collections.Counter()
         for record in records:
             gts = [(a["category_id"], decode_rle(a["segmentation"])) for a in record["annotations"]]
-            counts += classify_misses(gts, synthesize_record(cfg, record, method=method, mean_displacement=mean_d),
-                                      args.touch_px)
+            pseudo = synthesize_record(cfg, record, method=method, mean_displacement=mean_d)
+            counts += classify_misses(gts, pseudo, args.touch_px)
+            counts["pseudo_instances"] += len(pseudo)
         print(json.dumps({"method": method, "images": len(records), **dict(sorted(counts.items()))}))
 
 
