@@ -35,7 +35,7 @@ def main(argv=None):
     from irnet_wsis.engine.per_image import atomic_save_png, output_path
     from irnet_wsis.engine.work_dir import gt_records, load_npz, region_path, work_paths
     from irnet_wsis.errors import bad_input
-    from irnet_wsis.evaluation.relation_quality import region_counts, stride4_truth, summarize_relation_counts
+    from irnet_wsis.evaluation.relation_quality import region_counts, region_table, stride4_truth
     from irnet_wsis.pseudo.relations import split_by_peaks
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,17 +77,8 @@ def main(argv=None):
                 os.makedirs(os.path.dirname(out), exist_ok=True)
                 atomic_save_png(region_path(out), regions)
                 shutil.copyfile(relation_file, out)
-    rows = []
-    print("| PEAK_WINDOW | instances | without a region % | sharing a region % | regions per instance | best IoU % "
-          "| centroid target error (D = 0), cells |\n|--:|--:|--:|--:|--:|--:|--:|")
-    for window, total in totals.items():
-        summary = {k: v for k, v in summarize_relation_counts(total).items()
-                   if not k.startswith(("foreground", "background", "ignored"))}
-        rows.append(dict(window=window, **summary))
-        print(f"| {window} | {summary['instances']} | {summary['instances_without_region_pct']} | "
-              f"{summary['instances_sharing_a_region_pct']} | {summary['regions_per_instance']} | "
-              f"{summary['instance_best_iou']} | {summary['centroid_target_error']} "
-              f"({summary['centroid_target_error_zero']}) |")
+    rows, table = region_table(totals, "window", "PEAK_WINDOW")
+    print(table)
     if target:
         print(f"regions written to {target}")
     print(json.dumps(rows))

@@ -60,8 +60,8 @@ def instance_regions(relation, instances, stride, boundary=None, cut=None, min_p
     region; with it, the instance's cells where ``boundary`` (float (h, w), B on the same grid) exceeds ``cut``
     are left out and each 4-connected piece of the rest is a region; with ``min_piece`` > 0 only the pieces
     of at least that share of the instance's cells are regions, and the instance's other cells go to the
-    nearest of them. Ids 1..254 in drawing order (pieces without a labelled cell take none; regions past the
-    254th get 0)."""
+    nearest of them. Ids 1..254 in drawing order (pieces without a labelled cell take none; past 254 regions the
+    first drawn, lowest-scored, get 0)."""
     h, w = relation.shape
     regions = np.zeros((h, w), np.int64)
     next_id = 1
@@ -78,8 +78,8 @@ def instance_regions(relation, instances, stride, boundary=None, cut=None, min_p
         next_id += count
     used, compact = np.unique(regions, return_inverse=True)  # drop ids of pieces with no labelled cell
     compact = compact.reshape(h, w) + (0 if used[0] == 0 else 1)
-    compact[compact > 254] = 0
-    return compact.astype(np.uint8)
+    dropped = max(int(compact.max()) - 254, 0)  # the lowest-scored regions past 254
+    return np.where(compact > dropped, compact - dropped, 0).astype(np.uint8)
 
 
 def _cut(text):
@@ -94,7 +94,7 @@ def main(argv=None):
     from irnet_wsis.engine.per_image import atomic_save_png, output_path
     from irnet_wsis.engine.work_dir import gt_records, load_npz, region_path, stage_records, work_paths
     from irnet_wsis.evaluation.apr import decode_rle
-    from irnet_wsis.evaluation.relation_quality import region_counts, stride4_truth, summarize_relation_counts
+    from irnet_wsis.evaluation.relation_quality import region_counts, region_table, stride4_truth
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", required=True)
@@ -129,8 +129,7 @@ def main(argv=None):
         if any(cut is not None for cut in cuts):
             out = load_npz(output_path(os.path.join(args.source, "irnet_out"), image_id, ".npz"), image_id,
                            "IRNet outputs")
-            boundary = np.asarray(out["boundary"], np.float32).reshape(-1, *out["boundary"].shape[-2:])[0]
-            boundary = boundary[: relation.shape[0], : relation.shape[1]]
+            boundary = out["boundary"]
             if boundary.shape != relation.shape:
                 raise SystemExit(f"error: {source}: relation labels {relation.shape} but B {boundary.shape}")
         if args.score is not None:
@@ -146,16 +145,8 @@ def main(argv=None):
         shutil.copyfile(source, target)
     if args.score is None:
         return None
-    rows = []
-    print("| cut (B >) | instances | without a region % | sharing a region % | regions per instance | best IoU % "
-          "| centroid target error (D = 0), cells |\n|--:|--:|--:|--:|--:|--:|--:|")
-    for cut, total in totals.items():
-        s = summarize_relation_counts(total)
-        rows.append(dict(cut=cut, **{k: v for k, v in s.items() if not k.startswith(("foreground", "background",
-                                                                                       "ignored"))}))
-        print(f"| {cut if cut is not None else 'none'} | {s['instances']} | {s['instances_without_region_pct']} | "
-              f"{s['instances_sharing_a_region_pct']} | {s['regions_per_instance']} | {s['instance_best_iou']} | "
-              f"{s['centroid_target_error']} ({s['centroid_target_error_zero']}) |")
+    rows, table = region_table(totals, "cut", "cut (B >)")
+    print(table)
     print(json.dumps(rows))
     return rows
 

@@ -126,3 +126,19 @@ def test_regions_from_instances_small_pieces_join_the_nearest_large_one():
     boundary[:, 3] = 0.9
     regions = instance_regions(relation, instances, 1, boundary, 0.5, 0.25)
     assert (regions[:, :3] == 1).all() and (regions[:, 4:] == 2).all() and np.isin(regions[:, 3], [1, 2]).all()
+
+
+def test_regions_from_instances_keep_the_254_highest_scored():
+    """300 one-cell class-1 instances on a 1 x 300 grid, scores rising left to right: the 46 lowest-scored get 0,
+    the others ids 1..254 in score order."""
+    from conftest import load_script
+
+    instance_regions = load_script("benchmarks", "regions_from_instances").instance_regions
+    relation = np.full((1, 300), 2, np.uint8)
+    instances = []
+    for k in range(300):
+        mask = np.zeros((1, 300), bool)
+        mask[0, k] = True
+        instances.append({"category_id": 1, "score": k / 300, "mask": mask})
+    expected = np.concatenate([np.zeros(46), np.arange(1, 255)]).astype(np.uint8)[None]
+    np.testing.assert_array_equal(instance_regions(relation, instances[::-1], 1), expected)

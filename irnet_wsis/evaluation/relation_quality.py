@@ -11,7 +11,7 @@ import numpy as np
 from .apr import decode_rle
 from .pseudo_quality import gt_label_map
 
-__all__ = ["stride4_truth", "relation_counts", "region_counts", "summarize_relation_counts"]
+__all__ = ["stride4_truth", "relation_counts", "region_counts", "summarize_relation_counts", "region_table"]
 
 
 def stride4_truth(record, stride=4):
@@ -110,3 +110,21 @@ def summarize_relation_counts(total):
         out["centroid_target_error"] = round(total["target_error_sum"] / max(total["target_cells"], 1), 2)
         out["centroid_target_error_zero"] = round(total["zero_error_sum"] / max(total["target_cells"], 1), 2)
     return out
+
+
+def region_table(totals, key, header):
+    """Summed ``region_counts`` per setting ({value: counts}) -> (rows, markdown): a row per setting, ``{key:
+    value}`` and the region figures of ``summarize_relation_counts``, and a table of them with the setting in its
+    first column (``header``; ``None`` printed as ``none``)."""
+    lines = [f"| {header} | instances | without a region % | sharing a region % | regions per instance | best IoU % "
+             "| centroid target error (D = 0), cells |", "|--:|--:|--:|--:|--:|--:|--:|"]
+    rows = []
+    for value, total in totals.items():
+        s = {k: v for k, v in summarize_relation_counts(total).items()
+             if not k.startswith(("foreground", "background", "ignored"))}
+        rows.append({key: value, **s})
+        lines.append(f"| {'none' if value is None else value} | {s['instances']} "
+                     f"| {s['instances_without_region_pct']} | {s['instances_sharing_a_region_pct']} "
+                     f"| {s['regions_per_instance']} | {s['instance_best_iou']} "
+                     f"| {s['centroid_target_error']} ({s['centroid_target_error_zero']}) |")
+    return rows, "\n".join(lines)
