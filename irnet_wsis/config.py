@@ -219,6 +219,12 @@ def add_irnet_config(cfg):
     _C.SYNTHESIS.SEMANTIC_CRF.ENABLED = False
     # Components under this share of the image get score 0 (code: 1%).
     _C.SYNTHESIS.MIN_AREA_FRACTION = 0.01
+    # > 0 (not the paper; method "full"): D may split a connected region of one class only into instances of at
+    # least this share of it; smaller ones join the nearest such instance (synthesis.merge_small_splits).
+    _C.SYNTHESIS.MIN_SPLIT_FRACTION = 0.0
+    # Method "full": "instance" (the paper, Eqs. 11-13: each instance's CAM walked on its own) or "class" (not the
+    # paper: the class CAMs walked as in the boundary row, each class region then cut by D's instance map).
+    _C.SYNTHESIS.FULL_WALK = "instance"
     # Instances with a score under this are not exported.
     _C.SYNTHESIS.MIN_SCORE = 0.0
     # Variant: "full" (D + B), "boundary" (CAM + B, connected components),
