@@ -7,7 +7,8 @@ Methods (``method``):
   to image size; each (c, k) region split into 4-connected components.
   With ``min_split_fraction`` > 0 (not the paper) a connected region of one class keeps D's split only
   into pieces of at least that share of it; smaller pieces join the nearest kept piece
-  (``merge_small_splits``).
+  (``merge_small_splits``). With ``walk`` "class" (not the paper) the class CAMs are walked as in the
+  boundary row and each class region is cut by D's instance map instead.
 - ``"boundary"``: the same without D (one map per class), instances = connected
   components of each class region ("CAM + Class Boundary").
 - ``"cam"``: CAMs upsampled, thresholded against ``cam_threshold``, connected
@@ -24,8 +25,8 @@ from scipy import ndimage
 from .instances import instance_map
 from .random_walk import random_walk
 
-__all__ = ["synthesize_instances", "merge_small_splits", "synthesize_semantic", "semantic_scores", "semantic_labels", "upsample_scores",
-           "crf_refine_label_map"]
+__all__ = ["synthesize_instances", "merge_small_splits", "synthesize_semantic", "semantic_scores", "semantic_labels",
+           "upsample_scores", "crf_refine_label_map"]
 
 
 def upsample_scores(scores: torch.Tensor, image_size) -> torch.Tensor:
