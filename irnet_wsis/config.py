@@ -161,6 +161,9 @@ def add_irnet_config(cfg):
     # and B back to the full stride-4 grid: objects then span as many cells as in the training crops
     # (INPUT.IRNET resizes photos before cropping). 1.0: the image as it is (paper).
     _C.MODEL.IRNET.TEST_SCALE = 1.0
+    # > 0 and not TEST_SCALE: stage irnet_outputs also computes B at this scale ("boundary_semantic"), and the
+    # semantic labels (stage semantic, Table 2) walk on it; the instances keep TEST_SCALE's. 0: one B for both.
+    _C.MODEL.IRNET.SEMANTIC_TEST_SCALE = 0.0
 
     _C.INPUT.IRNET = CN()
     # Random resize before flip and crop: "long_side" (long side to a value in RESIZE_LONG pixels, as the

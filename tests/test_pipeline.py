@@ -2,12 +2,14 @@
 then train_net.py (2-iteration Mask R-CNN + AP^r evaluation)."""
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from conftest import ROOT, load_script
+from irnet_wsis.errors import BadInputError
 
 
 def _load_tool(name):
@@ -187,3 +189,31 @@ def test_cam_stage_with_zero_iterations_saves_the_network_as_started(pseudo_run,
 
     assert torch.all(bn_means(tmp_path / "work" / "cam" / "model_final.pth") == 0)
     assert torch.any(bn_means(tmp / "work" / "cam" / "model_final.pth") != 0)  # the 2-iteration run's
+
+
+def test_semantic_labels_walk_on_their_own_scale_of_b(pseudo_run, tmp_path):
+    tmp, tool, _, _ = pseudo_run
+    work = tmp_path / "work"
+    shutil.copytree(tmp / "work", work, ignore=shutil.ignore_patterns("irnet_out", "semantic"))
+    opts = _pseudo_opts(tmp)
+    opts[opts.index("PIPELINE.WORK_DIR") + 1] = str(work)
+    base = ["--config-file", os.path.join(ROOT, "configs/synthetic/irnet_pseudo.yaml"), "--stages",
+            "irnet_outputs,semantic"]
+    summaries = tool.main(tool.build_parser().parse_args(base + opts + ["MODEL.IRNET.SEMANTIC_TEST_SCALE", "0.5"]))
+    assert summaries["semantic"]["done"] == 6
+    with np.load(work / "irnet_out" / "train_00003.npz") as out, \
+            np.load(tmp / "work" / "irnet_out" / "train_00003.npz") as one_scale:
+        assert out["boundary_semantic"].shape == out["boundary"].shape
+        np.testing.assert_array_equal(out["boundary"], one_scale["boundary"])  # the instances' B is as before
+        assert not np.allclose(out["boundary_semantic"], out["boundary"])
+    # a work directory without the second B: the semantic stage names the file and what to do
+    os.remove(work / "semantic" / "train_00003.png")
+    np.savez(work / "irnet_out" / "train_00003.npz", **_arrays(tmp / "work" / "irnet_out" / "train_00003.npz"))
+    with pytest.raises(BadInputError, match="boundary_semantic.*rerun stage irnet_outputs"):
+        tool.main(tool.build_parser().parse_args(
+            base[:-1] + ["semantic"] + opts + ["MODEL.IRNET.SEMANTIC_TEST_SCALE", "0.5"]))
+
+
+def _arrays(path):
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}

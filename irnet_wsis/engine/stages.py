@@ -223,6 +223,12 @@ def stage_train_irnet(cfg, resume=True):
             "mean_displacement": [round(float(v), 3) for v in mean]}
 
 
+def semantic_boundary_scale(cfg):
+    """MODEL.IRNET.SEMANTIC_TEST_SCALE when the semantic labels walk on a B of their own scale, else 0."""
+    scale = float(cfg.MODEL.IRNET.SEMANTIC_TEST_SCALE)
+    return scale if scale > 0 and scale != float(cfg.MODEL.IRNET.TEST_SCALE) else 0.0
+
+
 def stage_irnet_outputs(cfg):
     from .irnet_trainer import irnet_stage_cfg
 
@@ -230,17 +236,23 @@ def stage_irnet_outputs(cfg):
     stage_cfg = irnet_stage_cfg(cfg)
     model = load_stage_model(stage_cfg, paths["irnet_model"])
     fmt = stage_cfg.INPUT.FORMAT
+    semantic_scale = semantic_boundary_scale(cfg)
 
     def process(record, out):
         rgb = read_image_or_fail(record, "RGB")
         image = rgb[:, :, ::-1] if fmt == "BGR" else rgb
         image = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
-        result = model([{"image": image, "height": rgb.shape[0], "width": rgb.shape[1]}])[0]
-        atomic_save_npz(
-            out,
-            displacement=result["displacement"].cpu().numpy().astype(np.float32),
-            boundary=result["boundary"].cpu().numpy().astype(np.float32),
-        )
+        inputs = [{"image": image, "height": rgb.shape[0], "width": rgb.shape[1]}]
+        result = model(inputs)[0]
+        arrays = {"displacement": result["displacement"].cpu().numpy().astype(np.float32),
+                  "boundary": result["boundary"].cpu().numpy().astype(np.float32)}
+        if semantic_scale:
+            model.test_scale, instance_scale = semantic_scale, model.test_scale
+            try:
+                arrays["boundary_semantic"] = model(inputs)[0]["boundary"].cpu().numpy().astype(np.float32)
+            finally:
+                model.test_scale = instance_scale
+        atomic_save_npz(out, **arrays)
 
     with torch.no_grad():
         return run_per_image(
@@ -331,11 +343,16 @@ def semantic_record(cfg, record, refine=True):
     paths = work_paths(cfg)
     image_id = record["image_id"]
     cams = load_npz(output_path(paths["cams"], image_id, ".npz"), image_id, "CAMs")
-    out = load_npz(output_path(paths["irnet_out"], image_id, ".npz"), image_id, "IRNet outputs")
+    path = output_path(paths["irnet_out"], image_id, ".npz")
+    out = load_npz(path, image_id, "IRNet outputs")
+    key = "boundary_semantic" if semantic_boundary_scale(cfg) else "boundary"
+    if key not in out:
+        raise bad_input(path, f"no {key} (MODEL.IRNET.SEMANTIC_TEST_SCALE {cfg.MODEL.IRNET.SEMANTIC_TEST_SCALE}): "
+                        "delete the irnet_out folder and rerun stage irnet_outputs", image_id)
     s = cfg.SYNTHESIS
     label = synthesize_semantic(
         torch.from_numpy(cams["cam_stride4"].astype(np.float32)), torch.from_numpy(cams["classes"]),
-        torch.from_numpy(out["boundary"]), image_size_of(cams, record), radius=cfg.MODEL.IRNET.INFER_RADIUS,
+        torch.from_numpy(out[key]), image_size_of(cams, record), radius=cfg.MODEL.IRNET.INFER_RADIUS,
         beta=s.BETA, steps=s.SEMANTIC_RANDOM_WALK_STEPS or s.RANDOM_WALK_STEPS,
         background_threshold=s.SEMANTIC_BACKGROUND_THRESHOLD,
     )
