@@ -35,22 +35,7 @@ from scipy import ndimage
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-
-def _grow_large_pieces(pieces, cells, min_cells):
-    """Pieces int (h, w) of one instance (0 none, 1..n) -> (pieces, count): the pieces of at least ``min_cells``
-    cells renumbered 1..count, every other cell of ``cells`` (small pieces, the cut line) given to the nearest
-    of them (Euclidean); no piece that large: the whole instance is one piece."""
-    sizes = np.bincount(pieces.ravel())
-    large = np.flatnonzero(sizes >= min_cells)
-    large = large[large > 0]
-    if not len(large):
-        return cells.astype(np.int64), 1
-    lookup = np.zeros(len(sizes), np.int64)
-    lookup[large] = np.arange(1, len(large) + 1)
-    seeds = lookup[pieces]
-    _, (iy, ix) = ndimage.distance_transform_edt(seeds == 0, return_indices=True)
-    return np.where(cells, seeds[iy, ix], 0), len(large)
+from irnet_wsis.pseudo.instances import grow_large_pieces  # noqa: E402
 
 
 def instance_regions(relation, instances, stride, boundary=None, cut=None, min_piece=0.0):
@@ -72,7 +57,8 @@ def instance_regions(relation, instances, stride, boundary=None, cut=None, min_p
         else:
             pieces, count = ndimage.label(cells & (boundary <= cut))
             if min_piece > 0 and count:
-                pieces, count = _grow_large_pieces(pieces, cells, min_piece * cells.sum())
+                pieces, kept = grow_large_pieces(pieces, cells, min_piece * cells.sum())
+                count = max(len(kept), 1)
         on = (pieces > 0) & (relation == inst["category_id"] + 1)
         regions[on] = next_id + pieces[on] - 1
         next_id += count

@@ -21,7 +21,7 @@ from eval_pseudo import class_names, setup  # noqa: E402
 
 from irnet_wsis.engine.stages import encode_instances, synthesize_record  # noqa: E402
 from irnet_wsis.engine.work_dir import gt_records, load_mean_displacement  # noqa: E402
-from irnet_wsis.evaluation.apr import evaluate_apr  # noqa: E402
+from irnet_wsis.evaluation.pseudo_quality import evaluate_pseudo_instances  # noqa: E402
 
 _STATE = {}
 
@@ -44,8 +44,6 @@ def main(argv=None):
     base = setup(argparse.Namespace(config_file=args.config_file, opts=args.opts))
     records = gt_records(base, 0)
     num_classes = len(class_names(base))
-    truth = {r["image_id"]: [{"category_id": a["category_id"], "segmentation": a["segmentation"],
-                              "iscrowd": a.get("iscrowd", 0)} for a in r.get("annotations", [])] for r in records}
     print(f"| options ({args.method}, {len(records)} images) | AP^r_50 | AP^r_70 | instances |")
     print("|---|---|---|---|")
     for option_set in args.sets.split(";"):
@@ -57,7 +55,7 @@ def main(argv=None):
                       mean_displacement=load_mean_displacement(cfg) if args.method == "full" else None)
         with mp.get_context("fork").Pool(args.workers) as pool:
             predictions = dict(pool.map(_predict, records, chunksize=4))
-        result = evaluate_apr(predictions, truth, num_classes)
+        result = evaluate_pseudo_instances(lambda record: predictions[record["image_id"]], records, num_classes)
         count = sum(map(len, predictions.values()))
         print(f"| {option_set.strip() or '(shared options only)'} | {result['AP50r']:.2f} | {result['AP70r']:.2f} "
               f"| {count} |", flush=True)

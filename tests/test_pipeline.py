@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, load_script
+from irnet_wsis.engine.work_dir import load_npz
 from irnet_wsis.errors import BadInputError
 
 
@@ -125,7 +126,6 @@ def test_train_net_pointrend_two_iterations_and_apr(pseudo_run):
 
 def test_train_net_stops_on_bad_json(pseudo_run, tmp_path):
     tmp, _, _, _ = pseudo_run
-    from irnet_wsis.errors import BadInputError
 
     tool = _load_tool("train_net")
     bad = tmp_path / "other.json"
@@ -201,19 +201,15 @@ def test_semantic_labels_walk_on_their_own_scale_of_b(pseudo_run, tmp_path):
             "irnet_outputs,semantic"]
     summaries = tool.main(tool.build_parser().parse_args(base + opts + ["MODEL.IRNET.SEMANTIC_TEST_SCALE", "0.5"]))
     assert summaries["semantic"]["done"] == 6
-    with np.load(work / "irnet_out" / "train_00003.npz") as out, \
-            np.load(tmp / "work" / "irnet_out" / "train_00003.npz") as one_scale:
-        assert out["boundary_semantic"].shape == out["boundary"].shape
-        np.testing.assert_array_equal(out["boundary"], one_scale["boundary"])  # the instances' B is as before
-        assert not np.allclose(out["boundary_semantic"], out["boundary"])
+    out = load_npz(str(work / "irnet_out" / "train_00003.npz"), "train_00003", "IRNet outputs")
+    one_scale = load_npz(str(tmp / "work" / "irnet_out" / "train_00003.npz"), "train_00003", "IRNet outputs")
+    assert out["boundary_semantic"].shape == out["boundary"].shape
+    np.testing.assert_array_equal(out["boundary"], one_scale["boundary"])  # the instances' B is as before
+    assert not np.allclose(out["boundary_semantic"], out["boundary"])
     # a work directory without the second B: the semantic stage names the file and what to do
     os.remove(work / "semantic" / "train_00003.png")
-    np.savez(work / "irnet_out" / "train_00003.npz", **_arrays(tmp / "work" / "irnet_out" / "train_00003.npz"))
+    np.savez(work / "irnet_out" / "train_00003.npz", **one_scale)
     with pytest.raises(BadInputError, match="boundary_semantic.*rerun stage irnet_outputs"):
         tool.main(tool.build_parser().parse_args(
             base[:-1] + ["semantic"] + opts + ["MODEL.IRNET.SEMANTIC_TEST_SCALE", "0.5"]))
 
-
-def _arrays(path):
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-__all__ = ["REFINE_SAMPLINGS", "refine_displacement", "centroid_components", "landing_cells", "landing_components", "instance_map"]
+__all__ = ["REFINE_SAMPLINGS", "refine_displacement", "centroid_components", "landing_cells", "landing_components",
+           "instance_map", "grow_large_pieces"]
 
 
 REFINE_SAMPLINGS = ("bilinear", "nearest")
@@ -156,3 +157,29 @@ def instance_map(displacement: torch.Tensor, iterations: int = 100, centroid_thr
     _, (near_y, near_x) = ndimage.distance_transform_edt(components == 0, return_indices=True)
     nearest = torch.from_numpy(components[near_y, near_x].astype(np.int64)).to(d.device)  # closest centroid's id
     return nearest[ty, tx] - 1, k
+
+
+def grow_large_pieces(pieces: np.ndarray, cells: np.ndarray, min_cells: float):
+    """Small pieces given to the nearest large one.
+
+    Args:
+        pieces: int (h, w), 0 none, 1..n piece ids. cells: bool (h, w), every cell to label (the pieces' and any
+            others, e.g. a cut line). min_cells: size of a large piece (> 0).
+    Returns:
+        labels: int64 (h, w), each of ``cells`` the id 1..m of the nearest large piece (Euclidean), 0 elsewhere;
+        kept: int (m,) the original ids of the large pieces, ascending (the largest piece alone if none is large;
+        empty, with every cell labelled 1, if there is no piece).
+    """
+    sizes = np.bincount(pieces.ravel())
+    sizes[0] = 0
+    if not sizes.any():
+        return cells.astype(np.int64), np.zeros(0, np.int64)
+    kept = np.flatnonzero(sizes >= min_cells)
+    kept = kept[kept > 0]
+    if not len(kept):
+        kept = np.array([int(sizes.argmax())])
+    lookup = np.zeros(len(sizes), np.int64)
+    lookup[kept] = np.arange(1, len(kept) + 1)
+    seeds = lookup[pieces]
+    _, (near_y, near_x) = ndimage.distance_transform_edt(seeds == 0, return_indices=True)
+    return np.where(cells, seeds[near_y, near_x], 0), kept

@@ -20,9 +20,8 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
-from .instances import instance_map
+from .instances import grow_large_pieces, instance_map
 from .random_walk import random_walk
 
 __all__ = ["synthesize_instances", "merge_small_splits", "synthesize_semantic", "semantic_scores", "semantic_labels",
@@ -105,28 +104,20 @@ def merge_small_splits(instances, min_fraction):
         for region_id, pieces in by_region.items():
             if len(pieces) < 2:
                 continue
-            areas = {i: int(out[i]["mask"].sum()) for i in pieces}
-            total = sum(areas.values())
-            kept = [i for i in pieces if areas[i] >= min_fraction * total] or [max(pieces, key=areas.get)]
-            small = [i for i in pieces if i not in kept]
-            if not small:
-                continue
             ys, xs = np.nonzero(regions == region_id)
             y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-            owner = np.zeros((y1 - y0, x1 - x0), np.int64)  # 1 + index into kept
-            for j, i in enumerate(kept):
-                owner[out[i]["mask"][y0:y1, x0:x1]] = j + 1
-            _, (near_y, near_x) = ndimage.distance_transform_edt(owner == 0, return_indices=True)
-            nearest = owner[near_y, near_x]
-            for i in small:
-                crop = out[i]["mask"][y0:y1, x0:x1]
-                for j, k in enumerate(kept):
-                    grow = crop & (nearest == j + 1)
-                    if grow.any():
-                        mask = out[k]["mask"].copy()
-                        mask[y0:y1, x0:x1] |= grow
-                        out[k]["mask"] = mask
-                dropped.add(i)
+            ids = np.zeros((y1 - y0, x1 - x0), np.int64)  # 1 + position in ``pieces``
+            for j, i in enumerate(pieces):
+                ids[out[i]["mask"][y0:y1, x0:x1]] = j + 1
+            labels, kept = grow_large_pieces(ids, regions[y0:y1, x0:x1] == region_id, min_fraction * len(ys))
+            if len(kept) == len(pieces):
+                continue
+            for j, piece in enumerate(kept):
+                i = pieces[piece - 1]
+                mask = out[i]["mask"].copy()
+                mask[y0:y1, x0:x1] |= labels == j + 1
+                out[i]["mask"] = mask
+            dropped.update(i for j, i in enumerate(pieces) if j + 1 not in kept)
     return [inst for i, inst in enumerate(out) if i not in dropped]
 
 
