@@ -212,4 +212,3 @@ def test_semantic_labels_walk_on_their_own_scale_of_b(pseudo_run, tmp_path):
     with pytest.raises(BadInputError, match="boundary_semantic.*rerun stage irnet_outputs"):
         tool.main(tool.build_parser().parse_args(
             base[:-1] + ["semantic"] + opts + ["MODEL.IRNET.SEMANTIC_TEST_SCALE", "0.5"]))
-

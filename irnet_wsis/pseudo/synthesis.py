@@ -138,6 +138,13 @@ def _walk(maps, boundary, radius, beta, steps):
     return random_walk(maps, boundary.float(), radius, beta, steps)
 
 
+def _class_walk_labels(cams, boundary, image_size, radius, beta, steps, background_threshold):
+    """The boundary row's walk: class CAMs (K, h, w) walked on B -> (label (H, W) long: 0 background, c + 1 for
+    row c; ``semantic_scores`` (K, H, W))."""
+    normalized = semantic_scores(cams, boundary, image_size, radius, beta, steps)
+    return _label_with_plane(normalized, background_threshold), normalized
+
+
 def synthesize_instances(cams, classes, displacement, boundary, image_size, *, method="full", radius=5, beta=10,
                          steps=256, refine_iterations=100, centroid_threshold=2.5, mean_displacement=None,
                          background_threshold=0.25, min_area_fraction=0.01, cam_threshold=0.25,
@@ -168,8 +175,7 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, *, m
         scores = upsample_scores(cams, image_size)
         return _components(_label_with_plane(scores, cam_threshold), scores, classes.tolist(), H * W, min_area_fraction)
     if method == "boundary":
-        scores = upsample_scores(_walk(cams, boundary, radius, beta, steps), image_size)
-        label, normalized = _argmax_with_background(scores, background_threshold)
+        label, normalized = _class_walk_labels(cams, boundary, image_size, radius, beta, steps, background_threshold)
         return _components(label, normalized, classes.tolist(), H * W, min_area_fraction)
     if method != "full":
         raise ValueError(f"unknown synthesis method {method!r} (full, boundary, cam)")
@@ -181,8 +187,7 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, *, m
     inst, k = instance_map(displacement, refine_iterations, centroid_threshold, mean_displacement,
                            cam_max if centroid_rule == "landing" else None, centroid_min_mass, refine_min_norm)
     if walk == "class":
-        scores = upsample_scores(_walk(cams, boundary, radius, beta, steps), image_size)
-        label, normalized = _argmax_with_background(scores, background_threshold)
+        label, normalized = _class_walk_labels(cams, boundary, image_size, radius, beta, steps, background_threshold)
         inst_up = inst.repeat_interleave(4, dim=0).repeat_interleave(4, dim=1)[:H, :W]
         label = torch.where(label > 0, (label - 1) * k + inst_up + 1, torch.zeros_like(label))
         instances = _components(label, normalized, classes.repeat_interleave(k).tolist(), H * W, min_area_fraction,
