@@ -34,6 +34,10 @@ def add_irnet_config(cfg):
     # ------------------------------------------------------------------ #
     _C.MODEL.RESNETS.RES5_STRIDE = 1  # 1: output stride 16 (paper); 2: stride 32
     _C.MODEL.RESNETS.RES4_STRIDE = 2  # 1 (with RES5_STRIDE 1): output stride 8, for small images
+    # res5's output channels (build_irnet_resnet_backbone, build_irnet_resnet_fpn_backbone); 0: twice res4's
+    # (Detectron2's widths: 512 for ResNet-18/34, 2048 for 50+). At output stride 8 a ResNet-18's res5 holds 70%
+    # of its FLOPs; 256 channels quarter them.
+    _C.MODEL.RESNETS.RES5_OUT_CHANNELS = 0
     # Path to ImageNet weights (torchvision .pth or Detectron2 .pkl) for the CAM
     # backbone; "" trains from scratch (the run says so once).
     _C.MODEL.IMAGENET_WEIGHTS = ""

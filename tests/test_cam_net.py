@@ -1,4 +1,8 @@
 """CAMNet: output stride 16, Eq. 1, multi-scale/flip merge."""
+import os
+import tempfile
+
+import pytest
 import torch
 from detectron2.config import get_cfg
 from detectron2.layers import ShapeSpec
@@ -116,3 +120,53 @@ def test_gap_pooling_equals_classifying_the_averaged_features():
     out = model([{"image": torch.zeros(3, 48, 64, dtype=torch.uint8)}])
     expected = torch.sigmoid(model.classifier(feature.mean(dim=(2, 3), keepdim=True)).flatten())
     assert torch.allclose(out[0]["scores"], expected, atol=1e-6)
+
+
+def test_res5_out_channels_narrows_res5_only():
+    cfg = _cfg(18)
+    cfg.MODEL.RESNETS.RES4_STRIDE = 1
+    cfg.MODEL.RESNETS.RES5_OUT_CHANNELS = 256
+    backbone = build_backbone(cfg)
+    shapes = backbone.output_shape()
+    assert shapes["res4"].channels == 256 and shapes["res5"].channels == 256 and shapes["res5"].stride == 8
+    assert backbone(torch.zeros(1, 3, 33, 40))["res5"].shape == (1, 256, 5, 5)
+    bottleneck = _cfg(50)
+    bottleneck.MODEL.RESNETS.RES5_OUT_CHANNELS = 1024
+    res5 = build_backbone(bottleneck).res5
+    assert res5[0].conv3.out_channels == 1024 and res5[0].conv2.out_channels == 256  # 512 * 1024 / 2048
+
+
+@pytest.mark.parametrize("res5_channels", [128, 256])  # narrower than res4 (a projection), as wide (none)
+def test_fpn_on_the_cam_resnet_loads_its_weights(res5_channels):
+    """A CAM network's backbone (stride 8, narrow res5) loads strictly into the FPN detector's ResNet (stride 32)."""
+    from irnet_wsis.modeling.backbone_weights import load_cam_backbone
+
+    cam_cfg = _cfg(18)
+    cam_cfg.MODEL.RESNETS.RES4_STRIDE = 1
+    cam_cfg.MODEL.RESNETS.RES5_OUT_CHANNELS = res5_channels
+    cam_backbone = build_backbone(cam_cfg)
+    det_cfg = _cfg(18)
+    det_cfg.MODEL.BACKBONE.NAME = "build_irnet_resnet_fpn_backbone"
+    det_cfg.MODEL.RESNETS.RES5_STRIDE = 2
+    det_cfg.MODEL.RESNETS.RES5_OUT_CHANNELS = res5_channels
+    det_cfg.MODEL.RESNETS.OUT_FEATURES = ["res2", "res3", "res4", "res5"]
+    det_cfg.MODEL.FPN.IN_FEATURES = ["res2", "res3", "res4", "res5"]
+    fpn = build_backbone(det_cfg)
+    assert {k: v.stride for k, v in fpn.output_shape().items()} == {"p2": 4, "p3": 8, "p4": 16, "p5": 32, "p6": 64}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model_final.pth")
+        torch.save({"model": {f"backbone.{k}": v for k, v in cam_backbone.state_dict().items()}}, path)
+        load_cam_backbone(fpn.bottom_up, path)
+    assert torch.equal(fpn.bottom_up.res5[1].conv2.weight, cam_backbone.res5[1].conv2.weight)
+    features = fpn.bottom_up(torch.rand(1, 3, 70, 64))
+    assert features["res5"].shape == (1, res5_channels, 3, 2)  # ceil(70 / 32), 64 / 32
+
+
+def test_strided_block_of_one_width_subsamples_its_shortcut():
+    """res5 as wide as res4 at stride 2: the shortcut of its first block is the input's every second pixel."""
+    cfg = _cfg(18)
+    cfg.MODEL.RESNETS.RES5_STRIDE = 2
+    cfg.MODEL.RESNETS.RES5_OUT_CHANNELS = 256
+    block = build_backbone(cfg).res5[0]
+    x = torch.arange(2 * 256 * 5 * 4, dtype=torch.float32).reshape(2, 256, 5, 4)
+    assert torch.equal(block.shortcut(x), x[:, :, ::2, ::2])
