@@ -16,7 +16,7 @@ from detectron2.modeling import BACKBONE_REGISTRY
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 from detectron2.modeling.backbone.resnet import BasicBlock, BasicStem, BottleneckBlock, ResNet
 
-__all__ = ["build_irnet_resnet_backbone", "build_irnet_resnet_fpn_backbone"]
+__all__ = ["build_irnet_resnet_backbone", "build_irnet_resnet_fpn_backbone", "fpn_on"]
 
 _BLOCKS_PER_STAGE = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
 
@@ -84,8 +84,14 @@ def build_irnet_resnet_fpn_backbone(cfg, input_shape: ShapeSpec):
     """Detectron2's FPN (``MODEL.FPN.*``, a max-pooled P6) on ``build_irnet_resnet_backbone``: the detector's
     ResNet has the CAM network's widths (``MODEL.RESNETS.RES5_OUT_CHANNELS``), so MODEL.CAM_BACKBONE_INIT loads
     into it. Set ``RES4_STRIDE`` and ``RES5_STRIDE`` to 2 for the usual strides 4-32."""
+    return fpn_on(build_irnet_resnet_backbone(cfg, input_shape), cfg)
+
+
+def fpn_on(bottom_up, cfg):
+    """Detectron2's FPN as its ``build_resnet_fpn_backbone`` makes it (``MODEL.FPN.*``, a max-pooled P6) on any
+    ``bottom_up`` backbone."""
     return FPN(
-        bottom_up=build_irnet_resnet_backbone(cfg, input_shape),
+        bottom_up=bottom_up,
         in_features=cfg.MODEL.FPN.IN_FEATURES,
         out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
         norm=cfg.MODEL.FPN.NORM,

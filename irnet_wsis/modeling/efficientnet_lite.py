@@ -34,7 +34,8 @@ import torch
 import torch.nn.functional as F
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
-from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
+
+from .backbone import fpn_on
 
 __all__ = [
     "EfficientNetLite",
@@ -220,11 +221,4 @@ def build_efficientnet_lite_backbone(cfg, input_shape=None):
 @BACKBONE_REGISTRY.register()
 def build_efficientnet_lite_fpn_backbone(cfg, input_shape=None):
     """EfficientNet-Lite + Detectron2's FPN (p2..p6 from cfg.MODEL.FPN.IN_FEATURES) for Mask R-CNN / Cascade."""
-    return FPN(
-        bottom_up=build_efficientnet_lite_backbone(cfg, input_shape),
-        in_features=cfg.MODEL.FPN.IN_FEATURES,
-        out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
-        norm=cfg.MODEL.FPN.NORM,
-        top_block=LastLevelMaxPool(),
-        fuse_type=cfg.MODEL.FPN.FUSE_TYPE,
-    )
+    return fpn_on(build_efficientnet_lite_backbone(cfg, input_shape), cfg)
