@@ -170,3 +170,20 @@ def test_strided_block_of_one_width_subsamples_its_shortcut():
     block = build_backbone(cfg).res5[0]
     x = torch.arange(2 * 256 * 5 * 4, dtype=torch.float32).reshape(2, 256, 5, 4)
     assert torch.equal(block.shortcut(x), x[:, :, ::2, ::2])
+
+
+def test_fpn_backbone_at_the_default_width_is_detectron2s():
+    """build_irnet_resnet_fpn_backbone at strides 2 / 2 and res5's default width: Detectron2's
+    build_resnet_fpn_backbone, module for module and weight for weight from one seed."""
+    cfg = _cfg(18)
+    cfg.MODEL.RESNETS.RES5_STRIDE = 2
+    cfg.MODEL.RESNETS.OUT_FEATURES = ["res2", "res3", "res4", "res5"]
+    cfg.MODEL.FPN.IN_FEATURES = ["res2", "res3", "res4", "res5"]
+    built = {}
+    for name in ("build_resnet_fpn_backbone", "build_irnet_resnet_fpn_backbone"):
+        cfg.MODEL.BACKBONE.NAME = name
+        torch.manual_seed(0)
+        built[name] = build_backbone(cfg)
+    ours, theirs = built["build_irnet_resnet_fpn_backbone"].state_dict(), built["build_resnet_fpn_backbone"].state_dict()
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    assert built["build_irnet_resnet_fpn_backbone"].output_shape() == built["build_resnet_fpn_backbone"].output_shape()

@@ -11,10 +11,10 @@ finer CAMs for small images; ResNet-18 CAM training measured 2.4x slower than at
 Detectron2's FPN on this ResNet, so a detector can start from a CAM network of any of these widths.
 """
 from detectron2.layers import ShapeSpec
-from torch import nn
 from detectron2.modeling import BACKBONE_REGISTRY
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 from detectron2.modeling.backbone.resnet import BasicBlock, BasicStem, BottleneckBlock, ResNet
+from torch import nn
 
 __all__ = ["build_irnet_resnet_backbone", "build_irnet_resnet_fpn_backbone", "fpn_on"]
 
