@@ -122,6 +122,16 @@ def test_gap_pooling_equals_classifying_the_averaged_features():
     assert torch.allclose(out[0]["scores"], expected, atol=1e-6)
 
 
+def _detector_cfg(res5_channels=0):
+    """ResNet-18 at the detector's strides (res5 at 32), all four stages out, the FPN on them."""
+    cfg = _cfg(18)
+    cfg.MODEL.RESNETS.RES5_STRIDE = 2
+    cfg.MODEL.RESNETS.RES5_OUT_CHANNELS = res5_channels
+    cfg.MODEL.RESNETS.OUT_FEATURES = ["res2", "res3", "res4", "res5"]
+    cfg.MODEL.FPN.IN_FEATURES = ["res2", "res3", "res4", "res5"]
+    return cfg
+
+
 def test_res5_out_channels_narrows_res5_only():
     cfg = _cfg(18)
     cfg.MODEL.RESNETS.RES4_STRIDE = 1
@@ -145,12 +155,8 @@ def test_fpn_on_the_cam_resnet_loads_its_weights(res5_channels):
     cam_cfg.MODEL.RESNETS.RES4_STRIDE = 1
     cam_cfg.MODEL.RESNETS.RES5_OUT_CHANNELS = res5_channels
     cam_backbone = build_backbone(cam_cfg)
-    det_cfg = _cfg(18)
+    det_cfg = _detector_cfg(res5_channels)
     det_cfg.MODEL.BACKBONE.NAME = "build_irnet_resnet_fpn_backbone"
-    det_cfg.MODEL.RESNETS.RES5_STRIDE = 2
-    det_cfg.MODEL.RESNETS.RES5_OUT_CHANNELS = res5_channels
-    det_cfg.MODEL.RESNETS.OUT_FEATURES = ["res2", "res3", "res4", "res5"]
-    det_cfg.MODEL.FPN.IN_FEATURES = ["res2", "res3", "res4", "res5"]
     fpn = build_backbone(det_cfg)
     assert {k: v.stride for k, v in fpn.output_shape().items()} == {"p2": 4, "p3": 8, "p4": 16, "p5": 32, "p6": 64}
     with tempfile.TemporaryDirectory() as tmp:
@@ -164,10 +170,7 @@ def test_fpn_on_the_cam_resnet_loads_its_weights(res5_channels):
 
 def test_strided_block_of_one_width_subsamples_its_shortcut():
     """res5 as wide as res4 at stride 2: the shortcut of its first block is the input's every second pixel."""
-    cfg = _cfg(18)
-    cfg.MODEL.RESNETS.RES5_STRIDE = 2
-    cfg.MODEL.RESNETS.RES5_OUT_CHANNELS = 256
-    block = build_backbone(cfg).res5[0]
+    block = build_backbone(_detector_cfg(256)).res5[0]
     x = torch.arange(2 * 256 * 5 * 4, dtype=torch.float32).reshape(2, 256, 5, 4)
     assert torch.equal(block.shortcut(x), x[:, :, ::2, ::2])
 
@@ -175,10 +178,7 @@ def test_strided_block_of_one_width_subsamples_its_shortcut():
 def test_fpn_backbone_at_the_default_width_is_detectron2s():
     """build_irnet_resnet_fpn_backbone at strides 2 / 2 and res5's default width: Detectron2's
     build_resnet_fpn_backbone, module for module and weight for weight from one seed."""
-    cfg = _cfg(18)
-    cfg.MODEL.RESNETS.RES5_STRIDE = 2
-    cfg.MODEL.RESNETS.OUT_FEATURES = ["res2", "res3", "res4", "res5"]
-    cfg.MODEL.FPN.IN_FEATURES = ["res2", "res3", "res4", "res5"]
+    cfg = _detector_cfg()
     built = {}
     for name in ("build_resnet_fpn_backbone", "build_irnet_resnet_fpn_backbone"):
         cfg.MODEL.BACKBONE.NAME = name

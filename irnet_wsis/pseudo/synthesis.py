@@ -50,12 +50,6 @@ def _label_with_plane(scores: torch.Tensor, threshold: float) -> torch.Tensor:
     return torch.cat([plane, scores]).argmax(dim=0)
 
 
-def _argmax_with_background(scores: torch.Tensor, threshold: float):
-    """(M, H, W) -> (label (H, W) long: 0 background, m + 1 for map m; normalised scores (M, H, W))."""
-    normalized = _normalized(scores)
-    return _label_with_plane(normalized, threshold), normalized
-
-
 def _components(label, normalized, owners, image_area, min_area_fraction, score_rows=None):
     """Split each map's region into 4-connected components -> instances. Label m (> 0) is map m - 1 of ``owners``;
     its scores are ``normalized[m - 1]``, or ``normalized[score_rows[m - 1]]`` when given."""
@@ -138,10 +132,10 @@ def _walk(maps, boundary, radius, beta, steps):
     return random_walk(maps, boundary.float(), radius, beta, steps)
 
 
-def _class_walk_labels(cams, boundary, image_size, radius, beta, steps, background_threshold):
-    """The boundary row's walk: class CAMs (K, h, w) walked on B -> (label (H, W) long: 0 background, c + 1 for
-    row c; ``semantic_scores`` (K, H, W))."""
-    normalized = semantic_scores(cams, boundary, image_size, radius, beta, steps)
+def _walked_labels(maps, boundary, image_size, radius, beta, steps, background_threshold):
+    """Maps (M, h, w) at stride 4 (class CAMs, or the full method's per-instance CAMs) walked on B -> (label (H, W)
+    long: 0 background, m + 1 for map m; ``semantic_scores`` (M, H, W))."""
+    normalized = semantic_scores(maps, boundary, image_size, radius, beta, steps)
     return _label_with_plane(normalized, background_threshold), normalized
 
 
@@ -175,7 +169,7 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, *, m
         scores = upsample_scores(cams, image_size)
         return _components(_label_with_plane(scores, cam_threshold), scores, classes.tolist(), H * W, min_area_fraction)
     if method == "boundary":
-        label, normalized = _class_walk_labels(cams, boundary, image_size, radius, beta, steps, background_threshold)
+        label, normalized = _walked_labels(cams, boundary, image_size, radius, beta, steps, background_threshold)
         return _components(label, normalized, classes.tolist(), H * W, min_area_fraction)
     if method != "full":
         raise ValueError(f"unknown synthesis method {method!r} (full, boundary, cam)")
@@ -187,7 +181,7 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, *, m
     inst, k = instance_map(displacement, refine_iterations, centroid_threshold, mean_displacement,
                            cam_max if centroid_rule == "landing" else None, centroid_min_mass, refine_min_norm)
     if walk == "class":
-        label, normalized = _class_walk_labels(cams, boundary, image_size, radius, beta, steps, background_threshold)
+        label, normalized = _walked_labels(cams, boundary, image_size, radius, beta, steps, background_threshold)
         inst_up = inst.repeat_interleave(4, dim=0).repeat_interleave(4, dim=1)[:H, :W]
         label = torch.where(label > 0, (label - 1) * k + inst_up + 1, torch.zeros_like(label))
         instances = _components(label, normalized, classes.repeat_interleave(k).tolist(), H * W, min_area_fraction,
@@ -201,8 +195,7 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, *, m
     maps, owners = maps[keep], owners[keep]
     if len(maps) == 0:
         return []
-    scores = upsample_scores(_walk(maps, boundary, radius, beta, steps), image_size)
-    label, normalized = _argmax_with_background(scores, background_threshold)
+    label, normalized = _walked_labels(maps, boundary, image_size, radius, beta, steps, background_threshold)
     instances = _components(label, normalized, owners.tolist(), H * W, min_area_fraction)
     return merge_small_splits(instances, min_split_fraction)
 
