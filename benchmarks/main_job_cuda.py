@@ -16,6 +16,7 @@ import time
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 NO_CUDA_EXIT = 3
+MAIN_JOB_STAGES = "train_cam,cams,relations,train_irnet,irnet_outputs,synthesis,export"  # tools/run_synthetic.sh's
 
 
 def cuda_device_name():
@@ -44,7 +45,8 @@ def main(argv=None):
     opts = ["MODEL.DEVICE", "cuda", *args.opts]
     pseudo = os.path.join(args.work, "pseudo")
     seconds = {"generate_pseudo": timed([sys.executable, "tools/generate_pseudo.py", "--config-file",
-                                         "configs/synthetic/irnet_pseudo.yaml", "PIPELINE.WORK_DIR", pseudo, *opts])}
+                                         "configs/synthetic/irnet_pseudo.yaml", "--stages", MAIN_JOB_STAGES,
+                                         "PIPELINE.WORK_DIR", pseudo, *opts])}
     seconds["mask_rcnn"] = timed([sys.executable, "tools/train_net.py", "--config-file",
                                   "configs/synthetic/mask_rcnn_pseudo.yaml",
                                   "DATASETS.PSEUDO_JSON", os.path.join(pseudo, "pseudo_coco.json"),

@@ -4,7 +4,8 @@
 # same model, start and schedule. Prints each val set's mIoU, the ratio, and the pseudo labels' own mIoU on the
 # train images they label.
 #   bash benchmarks/semantic_weak_vs_full.sh [WORK_DIR] [-- cfg opts...]
-# WORK_DIR: a finished tools/generate_pseudo.py run (semantic/; default output/synthetic/pseudo).
+# WORK_DIR: a finished tools/generate_pseudo.py run (default output/synthetic/pseudo); its semantic stage runs first
+# when semantic/ is missing (the main job, tools/run_synthetic.sh, stops at the instance labels).
 # CONFIGS (environment): the folder of the two configs, configs/synthetic (default: DeepLabV3+ R-18 started from
 # WORK_DIR's CAM backbone, as no ImageNet ResNet is offline) or configs/coco (Lite0 from ImageNet, the 202
 # coco_mini + coco_extra train photos, both val sets). Results under $OUT (default
@@ -16,7 +17,11 @@ if [[ $# -gt 0 && $1 != "--" ]]; then work=$1; shift; fi
 if [[ $# -gt 0 && $1 == "--" ]]; then shift; fi
 configs=${CONFIGS:-configs/synthetic}
 out=${OUT:-output/benchmarks/semantic_weak_vs_full}
-[[ -d $work/semantic ]] || { echo "error: $work/semantic not found: run tools/generate_pseudo.py (stage semantic) first" >&2; exit 2; }
+if [[ ! -d $work/semantic ]]; then
+  # the main job stops at the instance labels: the semantic stage runs here, on the config the work dir was made with
+  [[ -f $work/config.yaml ]] || { echo "error: $work/config.yaml not found: run tools/generate_pseudo.py first" >&2; exit 2; }
+  python tools/generate_pseudo.py --config-file "$work/config.yaml" --stages semantic PIPELINE.WORK_DIR "$work"
+fi
 opts=(DATASETS.SEMANTIC_PSEUDO_DIR "$work/semantic")
 # a config that starts from a CAM backbone (MODEL.CAM_BACKBONE_INIT, read from the merged config) starts from WORK_DIR's
 cam_init=$(python -c 'import sys; sys.path.insert(0, "."); from irnet_wsis.config import setup_cfg

@@ -10,6 +10,7 @@ from detectron2.modeling import Backbone, build_backbone
 
 from irnet_wsis.config import add_irnet_config
 from irnet_wsis.modeling import backbone as _backbone  # noqa: F401  registers the backbone
+from irnet_wsis.modeling.backbone_weights import backbone_mismatch
 from irnet_wsis.modeling.cam_inference import multiscale_cams
 from irnet_wsis.modeling.cam_net import CAMNet, normalize_cams
 
@@ -166,6 +167,37 @@ def test_fpn_on_the_cam_resnet_loads_its_weights(res5_channels):
     assert torch.equal(fpn.bottom_up.res5[1].conv2.weight, cam_backbone.res5[1].conv2.weight)
     features = fpn.bottom_up(torch.rand(1, 3, 70, 64))
     assert features["res5"].shape == (1, res5_channels, 3, 2)  # ceil(70 / 32), 64 / 32
+
+
+def test_cam_backbone_of_another_width_is_refused_in_one_line():
+    """A CAM network with res5 at 128 channels into a detector at ResNet-18's 512: BadInputError naming both widths."""
+    from irnet_wsis.errors import BadInputError
+    from irnet_wsis.modeling.backbone_weights import load_cam_backbone
+
+    cam_cfg = _cfg(18)
+    cam_cfg.MODEL.RESNETS.RES5_OUT_CHANNELS = 128
+    cam_backbone = build_backbone(cam_cfg)
+    det_cfg = _detector_cfg()
+    det_cfg.MODEL.BACKBONE.NAME = "build_irnet_resnet_fpn_backbone"
+    fpn = build_backbone(det_cfg)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model_final.pth")
+        torch.save({"model": {f"backbone.{k}": v for k, v in cam_backbone.state_dict().items()}}, path)
+        with pytest.raises(BadInputError, match=r"model_final\.pth: .*res5\.0\.shortcut\.weight is 128x256x1x1 in "
+                           r"the checkpoint, 512x256x1x1 here; res5 width 128 in the checkpoint, 512 here\); set "
+                           r"MODEL\.RESNETS .*RES5_OUT_CHANNELS"):
+            load_cam_backbone(fpn.bottom_up, path)
+
+
+def test_backbone_mismatch_on_hand_made_state_dicts():
+    conv = torch.zeros(4, 2, 3, 3)
+    expected = {"stem.conv1.weight": conv, "res5.0.conv1.weight": conv}
+    assert backbone_mismatch(expected, dict(expected)) == ""
+    assert backbone_mismatch(expected, {"stem.conv1.weight": conv}) == (
+        "1 tensors missing (first res5.0.conv1.weight)")
+    assert backbone_mismatch(expected, {**expected, "res6.weight": conv}) == "1 tensors unexpected (first res6.weight)"
+    assert backbone_mismatch(expected, {**expected, "stem.conv1.weight": torch.zeros(8, 2, 3, 3)}) == (
+        "stem.conv1.weight is 8x2x3x3 in the checkpoint, 4x2x3x3 here")
 
 
 def test_strided_block_of_one_width_subsamples_its_shortcut():

@@ -21,7 +21,7 @@ from ..errors import BadInputError, require_file
 
 __all__ = ["torchvision_to_detectron2", "load_imagenet_weights", "load_cam_backbone", "require_cam_checkpoint",
            "builtin_imagenet_weights", "frozen_bn_resnet", "check_cam_backbone_start", "init_cam_backbone",
-           "log_scratch_once", "init_from_cam_backbone"]
+           "log_scratch_once", "init_from_cam_backbone", "backbone_mismatch"]
 
 logger = logging.getLogger(__name__)
 _LOGGED = set()  # messages of log_once already given in this process
@@ -153,6 +153,35 @@ def require_cam_checkpoint(path):
     require_file(path, "CAM checkpoint not found; run the train_cam stage first")
 
 
+def _res5_width(state):
+    """Output channels of the last res5 convolution in a ResNet state dict (None without res5)."""
+    convs = [v for k, v in state.items() if k.startswith("res5.") and k.endswith(".weight") and v.dim() == 4]
+    return convs[-1].shape[0] if convs else None
+
+
+def backbone_mismatch(expected, given):
+    """How state dict ``given`` (name -> tensor) differs from ``expected``: "" when every name and shape agree, else
+    the first difference and, when it lies in res5, both res5 widths, e.g. ``res5.0.shortcut.weight is 128x256x1x1
+    in the checkpoint, 512x256x1x1 here; res5 width 128 in the checkpoint, 512 here``."""
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    wrong = [k for k in expected if k in given and expected[k].shape != given[k].shape]
+    if wrong:
+        key = wrong[0]
+        shape = {n: "x".join(map(str, s[key].shape)) for n, s in (("ckpt", given), ("here", expected))}
+        what = f"{key} is {shape['ckpt']} in the checkpoint, {shape['here']} here"
+    elif missing or unexpected:
+        what = (f"{len(missing)} tensors missing (first {missing[0]})" if missing
+                else f"{len(unexpected)} tensors unexpected (first {unexpected[0]})")
+        key = (missing or unexpected)[0]
+    else:
+        return ""
+    widths = _res5_width(given), _res5_width(expected)
+    if key.startswith("res5.") and None not in widths and widths[0] != widths[1]:
+        what += f"; res5 width {widths[0]} in the checkpoint, {widths[1]} here"
+    return what
+
+
 def load_cam_backbone(backbone, path):
     """Copy the ``backbone.*`` weights of a CAMNet checkpoint into ``backbone`` (strict).
 
@@ -165,6 +194,10 @@ def load_cam_backbone(backbone, path):
     weights = {k[len("backbone."):]: torch.as_tensor(v) for k, v in state.items() if k.startswith("backbone.")}
     if not weights:
         raise BadInputError(f"{path}: no backbone.* weights in this checkpoint (is it a CAMNet checkpoint?)")
+    mismatch = backbone_mismatch(backbone.state_dict(), weights)
+    if mismatch:
+        raise BadInputError(f"{path}: the CAM network's backbone does not fit this model's ({mismatch}); set "
+                            f"MODEL.RESNETS (DEPTH, RES2_OUT_CHANNELS, RES5_OUT_CHANNELS) as the CAM stage's config did")
     backbone.load_state_dict(weights, strict=True)
     logger.info("backbone loaded from the CAM checkpoint %s (%d tensors)", path, len(weights))
 
