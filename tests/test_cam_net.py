@@ -10,7 +10,8 @@ from detectron2.modeling import Backbone, build_backbone
 
 from irnet_wsis.config import add_irnet_config
 from irnet_wsis.modeling import backbone as _backbone  # noqa: F401  registers the backbone
-from irnet_wsis.modeling.backbone_weights import backbone_mismatch
+from irnet_wsis.errors import BadInputError
+from irnet_wsis.modeling.backbone_weights import backbone_mismatch, load_cam_backbone
 from irnet_wsis.modeling.cam_inference import multiscale_cams
 from irnet_wsis.modeling.cam_net import CAMNet, normalize_cams
 
@@ -133,6 +134,17 @@ def _detector_cfg(res5_channels=0):
     return cfg
 
 
+def _cam_checkpoint(folder, res5_channels, res4_stride=1):
+    """A CAM network's ResNet-18 backbone (random weights) and the CAMNet-style checkpoint saved in ``folder``."""
+    cfg = _cfg(18)
+    cfg.MODEL.RESNETS.RES4_STRIDE = res4_stride
+    cfg.MODEL.RESNETS.RES5_OUT_CHANNELS = res5_channels
+    backbone = build_backbone(cfg)
+    path = os.path.join(folder, "model_final.pth")
+    torch.save({"model": {f"backbone.{k}": v for k, v in backbone.state_dict().items()}}, path)
+    return backbone, path
+
+
 def test_res5_out_channels_narrows_res5_only():
     cfg = _cfg(18)
     cfg.MODEL.RESNETS.RES4_STRIDE = 1
@@ -150,19 +162,12 @@ def test_res5_out_channels_narrows_res5_only():
 @pytest.mark.parametrize("res5_channels", [128, 256])  # narrower than res4 (a projection), as wide (none)
 def test_fpn_on_the_cam_resnet_loads_its_weights(res5_channels):
     """A CAM network's backbone (stride 8, narrow res5) loads strictly into the FPN detector's ResNet (stride 32)."""
-    from irnet_wsis.modeling.backbone_weights import load_cam_backbone
-
-    cam_cfg = _cfg(18)
-    cam_cfg.MODEL.RESNETS.RES4_STRIDE = 1
-    cam_cfg.MODEL.RESNETS.RES5_OUT_CHANNELS = res5_channels
-    cam_backbone = build_backbone(cam_cfg)
     det_cfg = _detector_cfg(res5_channels)
     det_cfg.MODEL.BACKBONE.NAME = "build_irnet_resnet_fpn_backbone"
     fpn = build_backbone(det_cfg)
     assert {k: v.stride for k, v in fpn.output_shape().items()} == {"p2": 4, "p3": 8, "p4": 16, "p5": 32, "p6": 64}
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "model_final.pth")
-        torch.save({"model": {f"backbone.{k}": v for k, v in cam_backbone.state_dict().items()}}, path)
+        cam_backbone, path = _cam_checkpoint(tmp, res5_channels)
         load_cam_backbone(fpn.bottom_up, path)
     assert torch.equal(fpn.bottom_up.res5[1].conv2.weight, cam_backbone.res5[1].conv2.weight)
     features = fpn.bottom_up(torch.rand(1, 3, 70, 64))
@@ -171,18 +176,11 @@ def test_fpn_on_the_cam_resnet_loads_its_weights(res5_channels):
 
 def test_cam_backbone_of_another_width_is_refused_in_one_line():
     """A CAM network with res5 at 128 channels into a detector at ResNet-18's 512: BadInputError naming both widths."""
-    from irnet_wsis.errors import BadInputError
-    from irnet_wsis.modeling.backbone_weights import load_cam_backbone
-
-    cam_cfg = _cfg(18)
-    cam_cfg.MODEL.RESNETS.RES5_OUT_CHANNELS = 128
-    cam_backbone = build_backbone(cam_cfg)
     det_cfg = _detector_cfg()
     det_cfg.MODEL.BACKBONE.NAME = "build_irnet_resnet_fpn_backbone"
     fpn = build_backbone(det_cfg)
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "model_final.pth")
-        torch.save({"model": {f"backbone.{k}": v for k, v in cam_backbone.state_dict().items()}}, path)
+        _, path = _cam_checkpoint(tmp, 128, res4_stride=2)
         with pytest.raises(BadInputError, match=r"model_final\.pth: .*res5\.0\.shortcut\.weight is 128x256x1x1 in "
                            r"the checkpoint, 512x256x1x1 here; res5 width 128 in the checkpoint, 512 here\); set "
                            r"MODEL\.RESNETS .*RES5_OUT_CHANNELS"):
