@@ -305,6 +305,9 @@ def add_irnet_config(cfg):
 
     _C.SOLVER.OPTIMIZER = "SGD"  # read by the CAM and IRNet stage trainers only
     _C.SOLVER.POLY_LR_POWER = 0.9
+    # tools/train_net.py: images per inference batch of the evaluation (Detectron2 runs one at a time). Images
+    # of one batch are padded to the largest, so on sets of mixed sizes the detections may move a little.
+    _C.TEST.IMS_PER_BATCH = 1
 
 
 def fall_back_to_cpu(cfg):

@@ -6,6 +6,8 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
 from PIL import Image
 
 from conftest import ROOT, load_script
@@ -104,14 +106,47 @@ def _train_net_two_iterations(tmp, config, out):
     return tool, args
 
 
-def test_train_net_two_iterations_and_apr(pseudo_run):
-    tmp, _, _, _ = pseudo_run
-    _train_net_two_iterations(tmp, "mask_rcnn_pseudo", "mask_rcnn")
+@pytest.fixture(scope="module")
+def mask_rcnn_run(pseudo_run):
+    """The pipeline's Mask R-CNN, 2 iterations into tmp/mask_rcnn: (tmp, tool module, args)."""
+    tmp = pseudo_run[0]
+    tool, args = _train_net_two_iterations(tmp, "mask_rcnn_pseudo", "mask_rcnn")
+    return tmp, tool, args
+
+
+def test_train_net_two_iterations_and_apr(mask_rcnn_run):
+    tmp, _, _ = mask_rcnn_run
     table = json.loads((tmp / "mask_rcnn" / "metrics_table.json").read_text())
     res = table["synthetic_voc_val_instance"]
     assert 0.0 <= res["segm_apr"]["AP50r"] <= 100.0 and 0.0 <= res["segm_apr"]["AP70r"] <= 100.0
     assert "AP" in res["segm"]
     assert (tmp / "mask_rcnn" / "model_final.pth").exists()
+
+
+def test_train_net_evaluates_in_batches(mask_rcnn_run):
+    """TEST.IMS_PER_BATCH 2 on the 3 val images: batches of 2 and 1, and each image's detections in a batch are
+    the ones it gets alone (boxes, scores, classes)."""
+    tmp, tool, args = mask_rcnn_run
+    opts = list(args.opts) + ["MODEL.WEIGHTS", str(tmp / "mask_rcnn" / "model_final.pth"), "TEST.IMS_PER_BATCH", "2",
+                              "OUTPUT_DIR", str(tmp / "mask_rcnn_eval")]
+    cfg = tool.setup(tool.tool_parser().parse_args(["--config-file", args.config_file, "--eval-only"] + opts))
+    batches = list(tool.Trainer.build_test_loader(cfg, "synthetic_voc_val_instance"))
+    assert [len(b) for b in batches] == [2, 1]
+    model = tool.Trainer.build_model(cfg)
+    DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+    model.eval()
+    with torch.no_grad():
+        together = model(batches[0])
+        alone = [model([inp])[0] for inp in batches[0]]
+    detections = 0
+    for one, other in zip(together, alone):
+        one, other = one["instances"], other["instances"]
+        assert len(one) == len(other)
+        detections += len(one)
+        np.testing.assert_allclose(one.pred_boxes.tensor.numpy(), other.pred_boxes.tensor.numpy(), atol=1e-3)
+        np.testing.assert_allclose(one.scores.numpy(), other.scores.numpy(), atol=1e-4)
+        assert one.pred_classes.tolist() == other.pred_classes.tolist()
+    assert detections > 0
 
 
 def test_train_net_pointrend_two_iterations_and_apr(pseudo_run):

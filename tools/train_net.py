@@ -17,7 +17,7 @@ import logging
 import os
 import sys
 
-from detectron2.data import MetadataCatalog
+from detectron2.data import MetadataCatalog, build_detection_test_loader
 from detectron2.engine import DefaultTrainer
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
 from detectron2.projects.point_rend import add_pointrend_config  # also registers PointRend's heads
@@ -63,6 +63,10 @@ class Trainer(DefaultTrainer):
     @classmethod
     def build_model(cls, cfg):
         return bfloat16_backbone(init_from_cam_backbone(super().build_model(cfg), cfg), cfg)
+
+    @classmethod
+    def build_test_loader(cls, cfg, dataset_name):
+        return build_detection_test_loader(cfg, dataset_name, batch_size=cfg.TEST.IMS_PER_BATCH)
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
