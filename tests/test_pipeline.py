@@ -13,6 +13,7 @@ from PIL import Image
 from conftest import ROOT, load_script
 from irnet_wsis.engine.work_dir import load_npz
 from irnet_wsis.errors import BadInputError
+from irnet_wsis.layers import SeparableROIAlign
 
 
 def _load_tool(name):
@@ -147,6 +148,16 @@ def test_train_net_evaluates_in_batches(mask_rcnn_run):
         np.testing.assert_allclose(one.scores.numpy(), other.scores.numpy(), atol=1e-4)
         assert one.pred_classes.tolist() == other.pred_classes.tolist()
     assert detections > 0
+
+
+def test_train_net_trains_roi_align_separably(mask_rcnn_run):
+    """MODEL.SEPARABLE_ROI_ALIGN (default True) swaps every pooler of train_net's model; False keeps Detectron2's."""
+    tmp, tool, args = mask_rcnn_run
+    for separable in (True, False):
+        argv = ["--config-file", args.config_file] + list(args.opts) + ["MODEL.SEPARABLE_ROI_ALIGN", str(separable)]
+        model = tool.Trainer.build_model(tool.setup(tool.tool_parser().parse_args(argv)))
+        poolers = list(model.roi_heads.box_pooler.level_poolers) + list(model.roi_heads.mask_pooler.level_poolers)
+        assert poolers and all((type(p) is SeparableROIAlign) == separable for p in poolers)
 
 
 def test_train_net_pointrend_two_iterations_and_apr(pseudo_run):

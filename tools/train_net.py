@@ -39,6 +39,7 @@ from irnet_wsis.data.builtin import concat_dataset_dicts, dataset_names  # noqa:
 from irnet_wsis.errors import BadInputError  # noqa: E402
 from irnet_wsis.evaluation.instance_evaluator import VOCInstanceEvaluator  # noqa: E402
 from irnet_wsis.modeling.backbone_weights import frozen_bn_resnet, init_from_cam_backbone  # noqa: E402
+from irnet_wsis.layers import use_separable_roi_align  # noqa: E402
 from irnet_wsis.modeling.precision import bfloat16_backbone  # noqa: E402
 from irnet_wsis.export.coco_json import check_coco_json, register_pseudo_coco, require_pseudo_json  # noqa: E402
 
@@ -62,7 +63,11 @@ class Trainer(DefaultTrainer):
 
     @classmethod
     def build_model(cls, cfg):
-        return bfloat16_backbone(init_from_cam_backbone(super().build_model(cfg), cfg), cfg)
+        model = init_from_cam_backbone(super().build_model(cfg), cfg)
+        if cfg.MODEL.SEPARABLE_ROI_ALIGN:
+            logger.info("ROIAlign: %d poolers train through SeparableROIAlign (MODEL.SEPARABLE_ROI_ALIGN)",
+                        use_separable_roi_align(model))
+        return bfloat16_backbone(model, cfg)
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):
