@@ -5,12 +5,12 @@ backward, optimizer step.
     python benchmarks/mask_rcnn_step_profile.py --config-file configs/synthetic/mask_rcnn_full.yaml --iters 10 \
         MODEL.ROI_MASK_HEAD.CONV_DIM 128
 
-Builds the config's model as tools/train_net.py does (MODEL.BFLOAT16 and MODEL.SEPARABLE_ROI_ALIGN as set; random start: MODEL.CAM_BACKBONE_INIT
-and MODEL.WEIGHTS are ignored, which does not change the time) and the config's training loader, then runs
-``--iters`` timed iterations (after two untimed) on the first batches of DATASETS.TRAIN, with the config's
-optimizer. Forward time is split by forward hooks on the model's modules (the FPN's share is the backbone's
-minus the bottom-up network's), backward is one figure. Prints seconds per iteration for each phase and torch.profiler's ten most expensive operators (self CPU
-time) of one more iteration. Nothing is written.
+Builds the config's model as tools/train_net.py does (MODEL.BFLOAT16 and MODEL.SEPARABLE_ROI_ALIGN as set; random
+start: MODEL.CAM_BACKBONE_INIT and MODEL.WEIGHTS are ignored, which does not change the time) and the config's
+training loader, then runs ``--iters`` timed iterations (after two untimed) on the first batches of DATASETS.TRAIN,
+with the config's optimizer. Forward time is split by forward hooks on the model's modules (the FPN's share is the
+backbone's minus the bottom-up network's), backward is one figure. Prints seconds per iteration for each phase and
+torch.profiler's ten most expensive operators (self CPU time) of one more iteration. Nothing is written.
 """
 import os
 import sys

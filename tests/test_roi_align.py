@@ -68,6 +68,8 @@ def test_module_trains_separably_and_infers_with_torchvision():
     torch.testing.assert_close(trained, reference(x, boxes), atol=1e-5, rtol=1e-5)
     with torch.no_grad():
         torch.testing.assert_close(layer(x, boxes), reference(x, boxes))
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # products stay float32 inside autocast
+        torch.testing.assert_close(layer(x, boxes), trained)
     empty = layer(x, torch.zeros(0, 5))
     assert empty.shape == (0, 3, 2, 2)
 

@@ -38,8 +38,8 @@ from irnet_wsis.cli import (  # noqa: E402
 from irnet_wsis.data.builtin import concat_dataset_dicts, dataset_names  # noqa: E402
 from irnet_wsis.errors import BadInputError  # noqa: E402
 from irnet_wsis.evaluation.instance_evaluator import VOCInstanceEvaluator  # noqa: E402
-from irnet_wsis.modeling.backbone_weights import frozen_bn_resnet, init_from_cam_backbone  # noqa: E402
 from irnet_wsis.layers import use_separable_roi_align  # noqa: E402
+from irnet_wsis.modeling.backbone_weights import frozen_bn_resnet, init_from_cam_backbone  # noqa: E402
 from irnet_wsis.modeling.precision import bfloat16_backbone  # noqa: E402
 from irnet_wsis.export.coco_json import check_coco_json, register_pseudo_coco, require_pseudo_json  # noqa: E402
 

@@ -51,7 +51,8 @@ def axis_weights(start: torch.Tensor, length: torch.Tensor, bins: int, size: int
     max_grid = max(int(grid.max()) if num_boxes else 1, 1)
     sample = torch.arange(max_grid, dtype=dtype, device=start.device)
     grid_f = grid.clamp(min=1).to(dtype)
-    pos = (start[:, None, None] + torch.arange(bins, dtype=dtype, device=start.device)[None, :, None] * step[:, None, None]
+    bin_index = torch.arange(bins, dtype=dtype, device=start.device)
+    pos = (start[:, None, None] + bin_index[None, :, None] * step[:, None, None]
            + (sample[None, None, :] + 0.5) * (step / grid_f)[:, None, None])  # (R, bins, max_grid)
     valid = (sample[None, None, :] < grid[:, None, None]) & (pos >= -1.0) & (pos <= size)
     pos = pos.clamp(min=0.0)
@@ -118,8 +119,10 @@ class SeparableROIAlign(ROIAlign):
         if input.is_cuda or input.is_quantized or not (torch.is_grad_enabled() and input.requires_grad):
             return super().forward(input, rois)
         assert rois.dim() == 2 and rois.size(1) == 5
-        return separable_roi_align(input, rois, self.output_size, self.spatial_scale, self.sampling_ratio,
-                                   self.aligned)
+        with torch.autocast("cpu", enabled=False):  # float32 products, as torchvision's autocast rule for roi_align
+            out = separable_roi_align(input.float(), rois, self.output_size, self.spatial_scale,
+                                      self.sampling_ratio, self.aligned)
+        return out.to(input.dtype)
 
 
 def use_separable_roi_align(model: nn.Module) -> int:
