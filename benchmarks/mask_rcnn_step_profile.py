@@ -5,12 +5,13 @@ backward, optimizer step.
     python benchmarks/mask_rcnn_step_profile.py --config-file configs/synthetic/mask_rcnn_full.yaml --iters 10 \
         MODEL.ROI_MASK_HEAD.CONV_DIM 128
 
-Builds the config's model as tools/train_net.py does (MODEL.BFLOAT16 and MODEL.SEPARABLE_ROI_ALIGN as set; random
-start: MODEL.CAM_BACKBONE_INIT and MODEL.WEIGHTS are ignored, which does not change the time) and the config's
-training loader, then runs ``--iters`` timed iterations (after two untimed) on the first batches of DATASETS.TRAIN,
-with the config's optimizer. Forward time is split by forward hooks on the model's modules (the FPN's share is the
-backbone's minus the bottom-up network's), backward is one figure. Prints seconds per iteration for each phase and
-torch.profiler's ten most expensive operators (self CPU time) of one more iteration. Nothing is written.
+Builds the config's model with tools/train_net.py's Trainer.build_model (MODEL.BFLOAT16 and
+MODEL.SEPARABLE_ROI_ALIGN as set; random start: MODEL.CAM_BACKBONE_INIT and MODEL.WEIGHTS are ignored, which does
+not change the time) and the config's training loader, then runs ``--iters`` timed iterations (after two untimed) on
+the first batches of DATASETS.TRAIN, with the config's optimizer. Forward time is split by forward hooks on the
+model's modules (the FPN's share is the backbone's minus the bottom-up network's), backward is one figure. Prints
+seconds per iteration for each phase and torch.profiler's ten most expensive operators (self CPU time) of one more
+iteration. Nothing is written.
 """
 import os
 import sys
@@ -21,17 +22,16 @@ import torch
 from tabulate import tabulate
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 
 from detectron2.data import build_detection_train_loader  # noqa: E402
-from detectron2.modeling import build_model  # noqa: E402
 from detectron2.solver import build_optimizer  # noqa: E402
 from detectron2.utils.events import EventStorage  # noqa: E402
 
 import irnet_wsis  # noqa: E402,F401  registers datasets, backbones
 from irnet_wsis.cli import step_profile_args  # noqa: E402
 from irnet_wsis.config import setup_cfg  # noqa: E402
-from irnet_wsis.layers import use_separable_roi_align  # noqa: E402
-from irnet_wsis.modeling.precision import bfloat16_backbone  # noqa: E402
+from train_net import Trainer  # noqa: E402  (tools/train_net.py: its model, built the same way)
 
 #: timed modules: phase name -> attribute path from the model (missing ones are skipped)
 PHASES = {
@@ -85,12 +85,10 @@ def run():
     cfg.defrost()
     cfg.MODEL.DEVICE = "cpu"
     cfg.DATALOADER.NUM_WORKERS = 0
+    cfg.MODEL.CAM_BACKBONE_INIT = ""  # a random start: the same time
     cfg.freeze()
     torch.manual_seed(0)
-    model = build_model(cfg)
-    if cfg.MODEL.SEPARABLE_ROI_ALIGN:
-        use_separable_roi_align(model)
-    model = bfloat16_backbone(model, cfg)
+    model = Trainer.build_model(cfg)
     model.train()
     optimizer = build_optimizer(cfg, model)
     batches = iter(build_detection_train_loader(cfg))

@@ -47,7 +47,7 @@ def axis_weights(start: torch.Tensor, length: torch.Tensor, bins: int, size: int
     if sampling_ratio > 0:
         grid = torch.full((num_boxes,), sampling_ratio, dtype=torch.long, device=start.device)
     else:
-        grid = torch.ceil(length / bins).long()
+        grid = torch.ceil(step).long()
     max_grid = max(int(grid.max()) if num_boxes else 1, 1)
     sample = torch.arange(max_grid, dtype=dtype, device=start.device)
     grid_f = grid.clamp(min=1).to(dtype)
@@ -104,7 +104,7 @@ def separable_roi_align(input: torch.Tensor, rois: torch.Tensor, output_size, sp
         pooled = torch.bmm(along_y.reshape(num, out_h * channels, width), weights_x[rows].transpose(1, 2))
         pieces.append(pooled.reshape(num, out_h, channels, out_w).transpose(1, 2))
         order.append(rows)
-    if not pieces:  # no boxes (or none on an image of this batch): torchvision's empty output
+    if not pieces:  # no boxes: torchvision's empty (R = 0) output
         return roi_align(input, rois.to(input.dtype), (out_h, out_w), spatial_scale, sampling_ratio, aligned)
     return torch.cat(pieces)[torch.argsort(torch.cat(order))]
 
