@@ -104,6 +104,33 @@ def test_bilinear_and_rounded_reads_of_d_land_differently():
     assert torch.all(refine_displacement(out, iterations=3)[1, 0] == 5 - xs)
 
 
+def _refine_step_by_step(d, iterations):
+    """Eq. 10 with bilinear reads, every step taken: four corner reads, clamped to the grid."""
+    _, h, w = d.shape
+    ys, xs = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
+    py, px = ys.clone(), xs.clone()
+    for _ in range(iterations):
+        y0, x0 = py.floor().long(), px.floor().long()
+        y1, x1 = (y0 + 1).clamp(max=h - 1), (x0 + 1).clamp(max=w - 1)
+        wy, wx = py - y0, px - x0
+        step = ((1 - wy) * ((1 - wx) * d[:, y0, x0] + wx * d[:, y0, x1])
+                + wy * ((1 - wx) * d[:, y1, x0] + wx * d[:, y1, x1]))
+        py, px = (py + step[0]).clamp(0, h - 1), (px + step[1]).clamp(0, w - 1)
+    return torch.stack([py - ys, px - xs])
+
+
+def test_refinement_equals_every_step_taken_and_stops_once_at_rest():
+    torch.manual_seed(3)
+    # a field that comes to rest (zero inside a ring around two centres) and one that never does (noise)
+    resting = _field_to(9, 13, [(4, 3), (4, 9)], [torch.ones(9, 13, dtype=torch.bool) & (torch.arange(13) < 6),
+                                                   torch.ones(9, 13, dtype=torch.bool) & (torch.arange(13) >= 6)])
+    for d in (resting, torch.randn(2, 7, 11) * 2.0):
+        for iterations in (1, 7, 100):
+            assert torch.equal(refine_displacement(d, iterations), _refine_step_by_step(d, iterations))
+    # at rest after a few steps: 100 and 1,000 steps give the same points
+    assert torch.equal(refine_displacement(resting, 100), refine_displacement(resting, 1000))
+
+
 def _two_small_discs():
     """Two discs of radius 2 cells (13 pixels each) on a 12 x 20 grid, exact centroid field, 0 elsewhere."""
     ys, xs = torch.meshgrid(torch.arange(12).float(), torch.arange(20).float(), indexing="ij")

@@ -94,3 +94,20 @@ def test_path_max_gradient_matches_stacked_max():
     (ref * weights).sum().backward()
     assert torch.allclose(got, b.grad, atol=1e-5)
     assert torch.equal(pairs.path_max(b.detach()), ref.detach())
+
+
+def test_path_max_in_chunks_of_directions_equals_one_block():
+    torch.manual_seed(2)
+    b = (torch.rand(3, 9, 11) * 4).round() / 4  # ties: the first arg-max on the path takes the gradient
+    b.requires_grad_(True)
+    pairs = PixelPairs(6)
+    weights = torch.rand(3, len(pairs), 9, 11)
+    grads, values = [], []
+    for chunk in (1 << 24, 1, 5000):  # one block, one direction at a time, a few directions at a time
+        out = pairs.path_max(b, chunk_elements=chunk)
+        (out * weights).sum().backward()
+        values.append(out.detach())
+        grads.append(b.grad.clone())
+        b.grad = None
+    for v, g in zip(values[1:], grads[1:]):
+        assert torch.equal(v, values[0]) and torch.equal(g, grads[0])

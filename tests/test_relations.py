@@ -1,7 +1,7 @@
 """Relation mining: thresholds, CRF, stride-4 output."""
 import numpy as np
 
-from irnet_wsis.pseudo.relations import crf_refine, hard_labels, mine_relations, split_by_peaks
+from irnet_wsis.pseudo.relations import crf_refine, crf_refine_many, hard_labels, mine_relations, split_by_peaks
 
 CRF = dict(gt_prob=0.7, gaussian_sxy=3, gaussian_compat=3, bilateral_sxy=50, bilateral_srgb=5,
            bilateral_compat=10, iterations=10)
@@ -42,6 +42,20 @@ def test_crf_snaps_to_image_edges():
     out = mine_relations(image, cams, [0], crf=CRF, output_stride=1)
     assert (out[12:36, 12:36] == 1).mean() > 0.95
     assert (out[:8] == 0).all()
+
+
+def test_crf_refine_many_equals_one_crf_per_map():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    image[:, :16] //= 4  # a colour edge for the bilateral term
+    maps = [rng.integers(0, 3, (24, 32)), np.zeros((24, 32), np.int64), rng.integers(0, 3, (24, 32))]
+    maps[1][:, 10:] = 2
+    shared = crf_refine_many(image, maps, 3, CRF)
+    assert len(shared) == 3
+    for labels, refined in zip(maps, shared):
+        assert np.array_equal(refined, crf_refine(image, labels, 3, CRF))
+    assert not np.array_equal(shared[0], shared[1])  # each map keeps its own unary
+    assert [m.tolist() for m in crf_refine_many(image, maps[:2], 1, CRF)] == [np.zeros((24, 32)).tolist()] * 2
 
 
 def test_split_by_peaks_cuts_a_class_region_in_the_cam_valley():

@@ -91,27 +91,33 @@ class PixelPairs:
         """x (..., h, w) -> (..., P, h, w): the value at j = i + d (``fill`` outside the grid)."""
         return self._shift_stack(x, self.offsets, fill)
 
-    def path_max(self, b: torch.Tensor) -> torch.Tensor:
+    def path_max(self, b: torch.Tensor, chunk_elements: int = 1 << 24) -> torch.Tensor:
         """b (N, h, w) -> (N, P, h, w): max of b over the path from i to i + d (outside points ignored).
 
-        The path is walked position by position without autograd to find where
-        the max is, then the max is gathered from the shifted maps, so the
-        gradient reaches the arg-max pixel and memory (autograd included) stays
-        O(N * P * h * w), never O(N * P * L * h * w).
+        Without autograd, the shifted maps of each direction's path are gathered
+        into one (N, P', L, h, w) block (P' directions at a time, the block at most
+        ``chunk_elements`` values) and reduced over L; with autograd, the values
+        are then gathered again at the arg-max, so the gradient reaches the
+        arg-max pixel (the first one on a tie) and autograd keeps O(N * P * h * w),
+        never O(N * P * L * h * w).
         """
         table = self._shift_stack(b, self.path_table, float("-inf"))  # (N, Q, h, w)
-        index = self.path_index.to(b.device)
+        index = self.path_index.to(b.device)  # (P, L)
+        n, _, h, w = table.shape
+        num_dirs, length = index.shape
+        step = max(1, chunk_elements // max(1, n * length * h * w))
+        best, where = [], []
         with torch.no_grad():
-            best = table[:, index[:, 0]]
-            where = index[:, 0].view(1, -1, 1, 1).expand_as(best)
-            for k in range(1, index.shape[1]):
-                candidate = table[:, index[:, k]]
-                better = candidate > best
-                best = torch.where(better, candidate, best)
-                where = torch.where(better, index[:, k].view(1, -1, 1, 1), where)
+            for start in range(0, num_dirs, step):
+                rows = index[start:start + step]  # (p, L)
+                paths = table[:, rows.flatten()].view(n, len(rows), length, h, w)
+                value, position = paths.max(dim=2)  # first arg-max on ties
+                best.append(value)
+                where.append(torch.gather(rows.view(1, -1, length, 1, 1).expand(n, -1, -1, h, w), 2,
+                                          position.unsqueeze(2)).squeeze(2))
         if not table.requires_grad:
-            return best
-        return table.gather(1, where)
+            return torch.cat(best, dim=1)
+        return table.gather(1, torch.cat(where, dim=1))
 
     def affinity(self, b: torch.Tensor) -> torch.Tensor:
         """Eq. 7: a_ij = 1 - max_{k in Pi_ij} B(x_k); b (N, h, w) -> (N, P, h, w)."""

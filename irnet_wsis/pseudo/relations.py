@@ -15,7 +15,7 @@ CAM, so that Eq. 5 need not give touching objects of one class one centroid.
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["hard_labels", "crf_refine", "mine_relations", "split_by_peaks"]
+__all__ = ["hard_labels", "crf_refine", "crf_refine_many", "mine_relations", "split_by_peaks"]
 
 
 def hard_labels(cams, threshold):
@@ -34,19 +34,40 @@ def crf_refine(image_rgb, labels, n_labels, crf):
         crf: dict gt_prob, gaussian_sxy, gaussian_compat, bilateral_sxy, bilateral_srgb,
             bilateral_compat, iterations.
     """
+    return crf_refine_many(image_rgb, [labels], n_labels, crf)[0]
+
+
+def crf_refine_many(image_rgb, label_maps, n_labels, crf):
+    """``crf_refine`` of several label maps of one image, the CRF's pairwise terms built once.
+
+    The bilateral term's lattice depends on the image only, so it is set up once and each map
+    gets its own unary and inference: the same labels as one ``crf_refine`` per map (a test),
+    20% less time for two maps of a 128-px image (``benchmarks/RESULTS.md``).
+
+    Args:
+        image_rgb: uint8 (H, W, 3).
+        label_maps: sequence of int (H, W) maps in [0, n_labels).
+        crf: ``crf_refine``'s settings dict.
+    Returns:
+        list of int (H, W), one per map.
+    """
     import pydensecrf.densecrf as dcrf
     from pydensecrf.utils import unary_from_labels
 
     if n_labels < 2:
-        return np.zeros_like(labels)
-    h, w = labels.shape
+        return [np.zeros_like(labels) for labels in label_maps]
+    h, w = label_maps[0].shape
     d = dcrf.DenseCRF2D(w, h, n_labels)
-    d.setUnaryEnergy(unary_from_labels(labels.astype(np.int64), n_labels, gt_prob=crf["gt_prob"], zero_unsure=False))
     d.addPairwiseGaussian(sxy=crf["gaussian_sxy"], compat=crf["gaussian_compat"])
     d.addPairwiseBilateral(sxy=crf["bilateral_sxy"], srgb=crf["bilateral_srgb"],
                            rgbim=np.array(image_rgb, dtype=np.uint8, order="C"), compat=crf["bilateral_compat"])
-    q = np.asarray(d.inference(crf["iterations"])).reshape(n_labels, h, w)
-    return q.argmax(axis=0)
+    refined = []
+    for labels in label_maps:
+        d.setUnaryEnergy(unary_from_labels(labels.astype(np.int64), n_labels, gt_prob=crf["gt_prob"],
+                                           zero_unsure=False))
+        q = np.asarray(d.inference(crf["iterations"])).reshape(n_labels, h, w)
+        refined.append(q.argmax(axis=0))
+    return refined
 
 
 def mine_relations(image_rgb, cams, classes, fg_threshold=0.30, bg_threshold=0.05, crf=None, output_stride=4):
@@ -67,8 +88,7 @@ def mine_relations(image_rgb, cams, classes, fg_threshold=0.30, bg_threshold=0.0
     fg = hard_labels(cams, fg_threshold)
     bg = hard_labels(cams, bg_threshold)
     if crf is not None:
-        fg = crf_refine(image_rgb, fg, len(classes) + 1, crf)
-        bg = crf_refine(image_rgb, bg, len(classes) + 1, crf)
+        fg, bg = crf_refine_many(image_rgb, [fg, bg], len(classes) + 1, crf)
     out = np.full(fg.shape, 255, np.uint8)
     out[fg > 0] = lookup[fg[fg > 0]]
     out[(fg == 0) & (bg == 0)] = 0
