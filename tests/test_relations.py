@@ -56,6 +56,7 @@ def test_crf_refine_many_equals_one_crf_per_map():
         assert np.array_equal(refined, crf_refine(image, labels, 3, CRF))
     assert not np.array_equal(shared[0], shared[1])  # each map keeps its own unary
     assert [m.tolist() for m in crf_refine_many(image, maps[:2], 1, CRF)] == [np.zeros((24, 32)).tolist()] * 2
+    assert crf_refine_many(image, [], 3, CRF) == []
 
 
 def test_split_by_peaks_cuts_a_class_region_in_the_cam_valley():

@@ -41,8 +41,9 @@ def crf_refine_many(image_rgb, label_maps, n_labels, crf):
     """``crf_refine`` of several label maps of one image, the CRF's pairwise terms built once.
 
     The bilateral term's lattice depends on the image only, so it is set up once and each map
-    gets its own unary and inference: the same labels as one ``crf_refine`` per map (a test),
-    20% less time for two maps of a 128-px image (``benchmarks/RESULTS.md``).
+    gets its own unary and inference: the same labels as one ``crf_refine`` per map (a test); the
+    relation stage's two maps an image took 30-40% less time on 500 synthetic train images
+    (``benchmarks/RESULTS.md``, "Main job: the relation CRF set up once an image").
 
     Args:
         image_rgb: uint8 (H, W, 3).
@@ -54,7 +55,7 @@ def crf_refine_many(image_rgb, label_maps, n_labels, crf):
     import pydensecrf.densecrf as dcrf
     from pydensecrf.utils import unary_from_labels
 
-    if n_labels < 2:
+    if n_labels < 2 or not len(label_maps):
         return [np.zeros_like(labels) for labels in label_maps]
     h, w = label_maps[0].shape
     d = dcrf.DenseCRF2D(w, h, n_labels)
