@@ -96,28 +96,27 @@ class PixelPairs:
 
         Without autograd, the shifted maps of each direction's path are gathered
         into one (N, P', L, h, w) block (P' directions at a time, the block at most
-        ``chunk_elements`` values) and reduced over L; with autograd, the values
-        are then gathered again at the arg-max, so the gradient reaches the
-        arg-max pixel (the first one on a tie) and autograd keeps O(N * P * h * w),
-        never O(N * P * L * h * w).
+        ``chunk_elements`` values) and reduced over L. With autograd, the block's
+        arg-max (the first one on a tie) names the table entry of each max, and the
+        values are gathered from the table there, so the gradient reaches the
+        arg-max pixel and autograd keeps O(N * P * h * w), never O(N * P * L * h * w).
         """
         table = self._shift_stack(b, self.path_table, float("-inf"))  # (N, Q, h, w)
         index = self.path_index.to(b.device)  # (P, L)
         n, _, h, w = table.shape
         num_dirs, length = index.shape
         step = max(1, chunk_elements // max(1, n * length * h * w))
-        best, where = [], []
+        pieces = []  # per chunk: the max values (no autograd) or the table entries that hold them
         with torch.no_grad():
             for start in range(0, num_dirs, step):
                 rows = index[start:start + step]  # (p, L)
                 paths = table[:, rows.flatten()].view(n, len(rows), length, h, w)
                 value, position = paths.max(dim=2)  # first arg-max on ties
-                best.append(value)
-                where.append(torch.gather(rows.view(1, -1, length, 1, 1).expand(n, -1, -1, h, w), 2,
-                                          position.unsqueeze(2)).squeeze(2))
+                pieces.append(torch.gather(rows.view(1, -1, length, 1, 1).expand(n, -1, -1, h, w), 2,
+                                           position.unsqueeze(2)).squeeze(2) if table.requires_grad else value)
         if not table.requires_grad:
-            return torch.cat(best, dim=1)
-        return table.gather(1, torch.cat(where, dim=1))
+            return torch.cat(pieces, dim=1)
+        return table.gather(1, torch.cat(pieces, dim=1))
 
     def affinity(self, b: torch.Tensor) -> torch.Tensor:
         """Eq. 7: a_ij = 1 - max_{k in Pi_ij} B(x_k); b (N, h, w) -> (N, P, h, w)."""

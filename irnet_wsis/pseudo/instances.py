@@ -71,9 +71,9 @@ def refine_displacement(displacement: torch.Tensor, iterations: int = 100, min_n
     _, h, w = displacement.shape
     ys, xs = torch.meshgrid(torch.arange(h, device=displacement.device), torch.arange(w, device=displacement.device),
                             indexing="ij")
+    flat = displacement.reshape(2, -1)  # (2, h * w): both reads index it
     if sampling == "bilinear":
         py, px = ys.to(displacement.dtype).flatten(), xs.to(displacement.dtype).flatten()
-        flat = displacement.reshape(2, -1)
         for _ in range(iterations):
             step = _sample_bilinear(flat, h, w, py, px)
             next_y, next_x = (py + step[0]).clamp(0, h - 1), (px + step[1]).clamp(0, w - 1)
@@ -81,7 +81,6 @@ def refine_displacement(displacement: torch.Tensor, iterations: int = 100, min_n
                 break  # every point at rest: the remaining steps would not move it
             py, px = next_y, next_x
         return torch.stack([py.view(h, w) - ys, px.view(h, w) - xs])
-    flat = displacement.reshape(2, -1)
     refined = displacement.clone()
     for _ in range(iterations):
         ty = (ys + refined[0]).round().clamp(0, h - 1).long()
