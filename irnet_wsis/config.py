@@ -48,6 +48,9 @@ def add_irnet_config(cfg):
     # IRNet, and the backbone of tools/train_net.py's and tools/train_semantic.py's models; losses and outputs
     # stay float32. Turned off, with a warning, on a device without bfloat16 units (CPU: AVX512-BF16 / AMX).
     _C.MODEL.BFLOAT16 = False
+    # With MODEL.BFLOAT16, tools/train_net.py's R-CNN heads too (RPN head, box head, the mask head's layers;
+    # modeling/precision.py, bfloat16_heads); their losses and outputs stay float32.
+    _C.MODEL.BFLOAT16_HEADS = False
     # tools/train_net.py: Detectron2's ROIAlign poolers train through irnet_wsis.layers.SeparableROIAlign on a CPU
     # (the same outputs and gradients as torchvision's kernel to float rounding; its backward as matrix products
     # instead of a single-threaded scatter). False: torchvision's kernel throughout.
@@ -165,6 +168,9 @@ def add_irnet_config(cfg):
     _C.MODEL.IRNET.LOSS_WEIGHT_DISP_REGION_CENTROID = 0.0
     # Boundary at inference averages an image and its flip (code).
     _C.MODEL.IRNET.TEST_FLIP = True
+    # Images read per batch by stage irnet_outputs; images of one size (and their flips) go through the network
+    # together. 8: 13 ms an image against 24 one at a time on 128-px images, the same outputs (2 CPU cores).
+    _C.MODEL.IRNET.TEST_BATCH_SIZE = 8
     # Inference resizes the image by this factor, then brings D (rescaled to cells of the full image)
     # and B back to the full stride-4 grid: objects then span as many cells as in the training crops
     # (INPUT.IRNET resizes photos before cropping). 1.0: the image as it is (paper).

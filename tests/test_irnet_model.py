@@ -89,3 +89,28 @@ def test_context_dilations_keep_the_output_grid():
     branch = DisplacementBranch([8, 8, 8], channels=8, gn_groups=2, context_dilations=(1, 2))
     out = branch([torch.rand(2, 8, 17, 25), torch.rand(2, 8, 9, 13), torch.rand(2, 8, 9, 13)])
     assert out.shape == (2, 2, 17, 25)
+
+
+def test_inference_of_a_batch_equals_one_image_at_a_time():
+    """Stage irnet_outputs runs images of one size (and their flips) as one batch: the same D and B as one image
+    (and its flip) at a time."""
+    cfg = get_cfg()
+    add_irnet_config(cfg)
+    cfg.merge_from_file("configs/synthetic/irnet_pseudo.yaml")
+    cfg.merge_from_list(["MODEL.DEVICE", "cpu", "MODEL.BFLOAT16", "False"])
+    torch.manual_seed(0)
+    irnet = IRNet(cfg).eval()
+    images = [torch.randint(0, 255, (3, 40, 56), dtype=torch.uint8) for _ in range(3)]
+    with torch.no_grad():
+        batched = irnet([{"image": im} for im in images])
+        single = [irnet([{"image": im}])[0] for im in images]
+    assert len(batched) == 3
+    for b, s in zip(batched, single):
+        assert b["displacement"].shape == (2, 10, 14) and b["boundary"].shape == (10, 14)
+        torch.testing.assert_close(b["displacement"], s["displacement"], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(b["boundary"], s["boundary"], atol=1e-5, rtol=1e-5)
+    # the flip's B is averaged in: a left-right symmetric image gives a symmetric B
+    symmetric = torch.cat([images[0][..., :28], images[0][..., :28].flip(-1)], dim=-1)
+    with torch.no_grad():
+        boundary = irnet([{"image": symmetric}])[0]["boundary"]
+    torch.testing.assert_close(boundary, boundary.flip(-1), atol=1e-5, rtol=1e-5)

@@ -111,3 +111,27 @@ def test_path_max_in_chunks_of_directions_equals_one_block():
         b.grad = None
     for v, g in zip(values[1:], grads[1:]):
         assert torch.equal(v, values[0]) and torch.equal(g, grads[0])
+
+
+def test_path_lengths_and_first_arg_max_gradient_with_ties():
+    """Directions are reduced in groups of one path length: the values, and the gradient sent to the first
+    maximum along each path (in path order), as a loop over every pair computes them."""
+    torch.manual_seed(3)
+    pairs = PixelPairs(5)
+    assert pairs.path_lengths.tolist() == [len(path_offsets(d)) for d in pairs.offsets.tolist()]
+    h, w = 6, 7
+    b = ((torch.rand(1, h, w) * 3).round() / 3).requires_grad_(True)  # many ties
+    weights = torch.rand(1, len(pairs), h, w)
+    out = pairs.path_max(b)
+    (out * weights).sum().backward()
+    expected_grad = torch.zeros(h, w)
+    for k, d in enumerate(pairs.offsets.tolist()):
+        path = path_offsets(d).tolist()
+        for y in range(h):
+            for x in range(w):
+                inside = [(y + py, x + px) for py, px in path if 0 <= y + py < h and 0 <= x + px < w]
+                values = [float(b[0, p, q]) for p, q in inside]
+                first = inside[values.index(max(values))]
+                assert out[0, k, y, x] == max(values)
+                expected_grad[first] += weights[0, k, y, x]
+    torch.testing.assert_close(b.grad[0], expected_grad)

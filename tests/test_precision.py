@@ -64,3 +64,54 @@ def test_cam_net_and_irnet_keep_float32_outputs():
     displacement, boundary = irnet.predict(torch.randint(0, 255, (1, 3, 32, 32)).float())
     assert displacement.dtype == torch.float32 and boundary.dtype == torch.float32
     assert displacement.shape == (1, 2, 8, 8) and boundary.shape == (1, 8, 8)
+
+
+def _small_mask_rcnn():
+    """A Detectron2 R-18-FPN Mask R-CNN (random weights) of the synthetic config's heads, in eval-free form."""
+    from detectron2.modeling import build_model
+
+    cfg = setup_cfg("configs/synthetic/mask_rcnn_pseudo.yaml", ["MODEL.CAM_BACKBONE_INIT", ""], freeze=False)
+    cfg.MODEL.BFLOAT16 = False
+    torch.manual_seed(0)
+    return build_model(cfg)
+
+
+def test_bfloat16_heads_wraps_rpn_box_and_mask_layers_with_float32_outputs():
+    from detectron2.structures import BitMasks, Boxes, Instances
+    from detectron2.utils.events import EventStorage
+
+    model, plain = _small_mask_rcnn(), _small_mask_rcnn().eval()
+    assert precision.bfloat16_heads(model) == ["rpn_head", "box_head", "mask_head"]
+    model.eval()
+    x = torch.randn(3, 256, 14, 14)
+    ref, out = plain.roi_heads.mask_head.layers(x), model.roi_heads.mask_head.layers(x)
+    assert not torch.equal(out, ref)  # the layers did run in bfloat16
+    torch.testing.assert_close(out, ref, atol=0.05, rtol=0.05)
+    features = [torch.randn(1, 256, 8, 8)]
+    logits, deltas = model.proposal_generator.rpn_head(features)
+    assert logits[0].dtype == torch.float32 and deltas[0].dtype == torch.float32
+    assert model.roi_heads.box_head(torch.randn(3, 256, 7, 7)).dtype == torch.float32
+    assert model.roi_heads.mask_head.layers(torch.randn(3, 256, 14, 14)).dtype == torch.float32
+    # a training step: float32 losses, gradients on the heads' float32 weights
+    model.train()
+    instances = Instances((64, 64), gt_boxes=Boxes(torch.tensor([[8.0, 8.0, 40.0, 40.0]])),
+                          gt_classes=torch.tensor([1]))
+    masks = torch.zeros(1, 64, 64, dtype=torch.bool)
+    masks[0, 8:40, 8:40] = True
+    instances.gt_masks = BitMasks(masks)
+    with EventStorage():
+        losses = model([{"image": torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8), "instances": instances}])
+    assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    head_weight = model.roi_heads.mask_head.predictor.weight
+    assert head_weight.dtype == torch.float32 and head_weight.grad is not None
+
+
+def test_bfloat16_heads_only_with_the_backbone_option():
+    cfg = setup_cfg("configs/synthetic/mask_rcnn_pseudo.yaml", ["MODEL.CAM_BACKBONE_INIT", ""], freeze=False)
+    cfg.MODEL.BFLOAT16, cfg.MODEL.BFLOAT16_HEADS = False, True
+    model = precision.bfloat16_backbone(_small_mask_rcnn(), cfg)
+    assert "layers" not in vars(model.roi_heads.mask_head)  # nothing wrapped
+    cfg.MODEL.BFLOAT16 = True
+    model = precision.bfloat16_backbone(_small_mask_rcnn(), cfg)
+    assert "layers" in vars(model.roi_heads.mask_head) and "forward" in vars(model.proposal_generator.rpn_head)

@@ -238,26 +238,35 @@ def stage_irnet_outputs(cfg):
     fmt = stage_cfg.INPUT.FORMAT
     semantic_scale = semantic_boundary_scale(cfg)
 
-    def process(record, out):
-        rgb = read_image_or_fail(record, "RGB")
-        image = rgb[:, :, ::-1] if fmt == "BGR" else rgb
-        image = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
-        inputs = [{"image": image, "height": rgb.shape[0], "width": rgb.shape[1]}]
-        result = model(inputs)[0]
-        arrays = {"displacement": result["displacement"].cpu().numpy().astype(np.float32),
-                  "boundary": result["boundary"].cpu().numpy().astype(np.float32)}
-        if semantic_scale:
-            model.test_scale, instance_scale = semantic_scale, model.test_scale
-            try:
-                arrays["boundary_semantic"] = model(inputs)[0]["boundary"].cpu().numpy().astype(np.float32)
-            finally:
-                model.test_scale = instance_scale
-        atomic_save_npz(out, **arrays)
+    def outputs_at(inputs, scale):
+        """The model's outputs on ``inputs`` with B at ``scale`` (the instances' scale restored after)."""
+        model.test_scale, instance_scale = scale, model.test_scale
+        try:
+            return model(inputs)
+        finally:
+            model.test_scale = instance_scale
+
+    def process(items):
+        by_size = {}  # images of one size share a batch
+        for record, out in items:
+            rgb = read_image_or_fail(record, "RGB")
+            image = rgb[:, :, ::-1] if fmt == "BGR" else rgb
+            image = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+            by_size.setdefault(tuple(image.shape), []).append(({"image": image}, out))
+        for group in by_size.values():
+            inputs = [item[0] for item in group]
+            results = model(inputs)
+            semantic = outputs_at(inputs, semantic_scale) if semantic_scale else [None] * len(group)
+            for (_, out), result, semantic_result in zip(group, results, semantic):
+                arrays = {"displacement": result["displacement"].cpu().numpy().astype(np.float32),
+                          "boundary": result["boundary"].cpu().numpy().astype(np.float32)}
+                if semantic_result is not None:
+                    arrays["boundary_semantic"] = semantic_result["boundary"].cpu().numpy().astype(np.float32)
+                atomic_save_npz(out, **arrays)
 
     with torch.no_grad():
-        return run_per_image(
-            stage_records(cfg), paths["irnet_out"], ".npz", process, "irnet outputs", cfg.DATASETS.SKIP_BAD
-        )
+        return run_per_image_batches(stage_records(cfg), paths["irnet_out"], ".npz", process, "irnet outputs",
+                                     stage_cfg.MODEL.IRNET.TEST_BATCH_SIZE, cfg.DATASETS.SKIP_BAD)
 
 
 # --------------------------------------------------------------------------- #

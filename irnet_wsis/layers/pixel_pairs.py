@@ -48,6 +48,7 @@ class PixelPairs:
         offsets: (P, 2) long directions (dy, dx).
         path_table: (Q, 2) long, every offset that lies on some path.
         path_index: (P, Lmax) long into ``path_table``; short paths repeat their last entry.
+        path_lengths: (P,) long, the number of points on each path (2 to Lmax).
     """
 
     def __init__(self, radius: int):
@@ -63,6 +64,10 @@ class PixelPairs:
             ids = [lookup[tuple(q.tolist())] for q in p]
             index[k] = torch.tensor(ids + [ids[-1]] * (lmax - len(ids)))
         self.path_index = index
+        self.path_lengths = torch.tensor([len(p) for p in paths])
+        # directions grouped by path length: a group reads only its own L columns of path_index
+        self._length_groups = [(int(length), torch.nonzero(self.path_lengths == length).flatten())
+                               for length in torch.unique(self.path_lengths)]
         self.margin = int(table.abs().max())
 
     @staticmethod
@@ -95,28 +100,30 @@ class PixelPairs:
         """b (N, h, w) -> (N, P, h, w): max of b over the path from i to i + d (outside points ignored).
 
         Without autograd, the shifted maps of each direction's path are gathered
-        into one (N, P', L, h, w) block (P' directions at a time, the block at most
-        ``chunk_elements`` values) and reduced over L. With autograd, the block's
-        arg-max (the first one on a tie) names the table entry of each max, and the
-        values are gathered from the table there, so the gradient reaches the
-        arg-max pixel and autograd keeps O(N * P * h * w), never O(N * P * L * h * w).
+        into one (N, P', L, h, w) block and reduced over L, P' directions of one
+        path length L at a time (no padded points read; each block at most
+        ``chunk_elements`` values). With autograd, the block's arg-max (the first one
+        on a tie) names the table entry of each max, and the values are gathered from
+        the table there, so the gradient reaches the arg-max pixel and autograd keeps
+        O(N * P * h * w), never O(N * P * L * h * w).
         """
         table = self._shift_stack(b, self.path_table, float("-inf"))  # (N, Q, h, w)
-        index = self.path_index.to(b.device)  # (P, L)
+        index = self.path_index.to(b.device)  # (P, Lmax)
         n, _, h, w = table.shape
-        num_dirs, length = index.shape
-        step = max(1, chunk_elements // max(1, n * length * h * w))
-        pieces = []  # per chunk: the max values (no autograd) or the table entries that hold them
+        # per direction: the max value (no autograd) or the table entry that holds it
+        out = table.new_empty((n, len(index), h, w), dtype=torch.long if table.requires_grad else table.dtype)
         with torch.no_grad():
-            for start in range(0, num_dirs, step):
-                rows = index[start:start + step]  # (p, L)
-                paths = table[:, rows.flatten()].view(n, len(rows), length, h, w)
-                value, position = paths.max(dim=2)  # first arg-max on ties
-                pieces.append(torch.gather(rows.view(1, -1, length, 1, 1).expand(n, -1, -1, h, w), 2,
-                                           position.unsqueeze(2)).squeeze(2) if table.requires_grad else value)
-        if not table.requires_grad:
-            return torch.cat(pieces, dim=1)
-        return table.gather(1, torch.cat(pieces, dim=1))
+            for length, directions in self._length_groups:
+                directions = directions.to(b.device)
+                step = max(1, chunk_elements // max(1, n * length * h * w))
+                for start in range(0, len(directions), step):
+                    chunk = directions[start:start + step]
+                    rows = index[chunk, :length]  # (p, L)
+                    paths = table[:, rows.flatten()].view(n, len(rows), length, h, w)
+                    value, position = paths.max(dim=2)  # first arg-max on ties
+                    out[:, chunk] = (torch.gather(rows.view(1, -1, length, 1, 1).expand(n, -1, -1, h, w), 2,
+                                                  position.unsqueeze(2)).squeeze(2) if table.requires_grad else value)
+        return table.gather(1, out) if table.requires_grad else out
 
     def affinity(self, b: torch.Tensor) -> torch.Tensor:
         """Eq. 7: a_ij = 1 - max_{k in Pi_ij} B(x_k); b (N, h, w) -> (N, P, h, w)."""

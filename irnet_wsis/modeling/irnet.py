@@ -154,12 +154,10 @@ class IRNet(nn.Module):
             return irnet_losses(displacement, boundary, labels, PixelPairs.get(self.train_radius), self.loss_weights,
                                 self.pair_regions(batched_inputs, labels),
                                 self.region_boundaries, self.region_mean_weight, self.region_centroid_weight)
-        results = []
-        for image in images:
-            batch = torch.stack([image, image.flip(-1)]) if self.test_flip else image[None]
-            displacement, boundary = self.predict_at_test_scale(batch)
-            b = boundary[0]
-            if self.test_flip:
-                b = (b + boundary[1].flip(-1)) / 2
-            results.append({"displacement": displacement[0], "boundary": b})
-        return results
+        # the images and their flips in one batch; D from the images, B averaged with the flips' B flipped back
+        n = len(images)
+        batch = torch.cat([images, images.flip(-1)]) if self.test_flip else images
+        displacement, boundary = self.predict_at_test_scale(batch)
+        if self.test_flip:
+            boundary = (boundary[:n] + boundary[n:].flip(-1)) / 2
+        return [{"displacement": displacement[i], "boundary": boundary[i]} for i in range(n)]

@@ -14,7 +14,8 @@ import logging
 import torch
 from torch import nn
 
-__all__ = ["bfloat16_supported", "resolve_bfloat16", "bfloat16_forward", "bfloat16_backbone", "to_float32"]
+__all__ = ["bfloat16_supported", "resolve_bfloat16", "bfloat16_forward", "bfloat16_backbone", "bfloat16_heads",
+           "to_float32"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,22 @@ def _first_tensor(args):
     return None
 
 
+def _autocast_method(obj, name: str):
+    """Wrap ``obj.<name>`` (a bound method) so that it runs in bfloat16 autocast on its input's device and
+    returns float32 (:func:`to_float32`)."""
+    method = getattr(obj, name)
+
+    @functools.wraps(method)
+    def autocast_method(*args, **kwargs):
+        x = _first_tensor(args)
+        device_type = x.device.type if x is not None else "cpu"
+        with torch.autocast(device_type=device_type, dtype=torch.bfloat16):
+            outputs = method(*args, **kwargs)
+        return to_float32(outputs)
+
+    setattr(obj, name, autocast_method)
+
+
 def bfloat16_forward(module: nn.Module) -> nn.Module:
     """Make ``module`` run in bfloat16 autocast with channels-last weights; its outputs come back in float32.
 
@@ -67,23 +84,35 @@ def bfloat16_forward(module: nn.Module) -> nn.Module:
     instance's ``forward`` is wrapped. Returns ``module``.
     """
     module.to(memory_format=torch.channels_last)
-    forward = module.forward
-
-    @functools.wraps(forward)
-    def autocast_forward(*args, **kwargs):
-        x = _first_tensor(args)
-        device_type = x.device.type if x is not None else "cpu"
-        with torch.autocast(device_type=device_type, dtype=torch.bfloat16):
-            outputs = forward(*args, **kwargs)
-        return to_float32(outputs)
-
-    module.forward = autocast_forward
+    _autocast_method(module, "forward")
     return module
 
 
 def bfloat16_backbone(model: nn.Module, cfg) -> nn.Module:
     """A Detectron2 model (Mask R-CNN, PointRend, DeepLab, ...) with its ``backbone`` in bfloat16 autocast when
-    ``MODEL.BFLOAT16`` (the heads, losses and outputs stay float32). Returns ``model``."""
+    ``MODEL.BFLOAT16``, and with ``MODEL.BFLOAT16_HEADS`` also the R-CNN heads' layers (:func:`bfloat16_heads`);
+    losses and outputs stay float32. Returns ``model``."""
     if cfg.MODEL.BFLOAT16:
         bfloat16_forward(model.backbone)
+        heads = bfloat16_heads(model) if cfg.MODEL.BFLOAT16_HEADS else []
+        logger.info("bfloat16 autocast (MODEL.BFLOAT16): %s", ", ".join(["backbone"] + heads))
     return model
+
+
+def bfloat16_heads(model: nn.Module) -> list:
+    """The convolution and fc layers of a Detectron2 R-CNN's heads in bfloat16 autocast: the RPN head, the box
+    head, and the mask head's layers (``layers``: convs, deconvolution, predictor; its loss and its inference
+    read float32 logits). Heads a model does not have are left alone. Returns the names of the wrapped heads."""
+    wrapped = []
+    rpn_head = getattr(getattr(model, "proposal_generator", None), "rpn_head", None)
+    roi_heads = getattr(model, "roi_heads", None)
+    for name, head in (("rpn_head", rpn_head), ("box_head", getattr(roi_heads, "box_head", None))):
+        if isinstance(head, nn.Module):
+            bfloat16_forward(head)
+            wrapped.append(name)
+    mask_head = getattr(roi_heads, "mask_head", None)
+    if isinstance(mask_head, nn.Module) and callable(getattr(mask_head, "layers", None)):
+        mask_head.to(memory_format=torch.channels_last)
+        _autocast_method(mask_head, "layers")
+        wrapped.append("mask_head")
+    return wrapped
