@@ -77,6 +77,18 @@ def stage_train_cam(cfg, resume=True):
     return summary
 
 
+def images_by_size(items, fmt):
+    """[(record, out path), ...] -> the images read (``fmt`` "RGB" or "BGR") in groups of one size, for the
+    stages that run a batch through a network: a list of [(image (3, H, W) uint8 tensor, record, out path), ...]."""
+    by_size = {}
+    for record, out in items:
+        rgb = read_image_or_fail(record, "RGB")
+        image = rgb[:, :, ::-1] if fmt == "BGR" else rgb
+        image = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
+        by_size.setdefault(tuple(image.shape), []).append((image, record, out))
+    return list(by_size.values())
+
+
 def stage_cams(cfg):
     from ..modeling.cam_inference import multiscale_cams_batch
     from .cam_trainer import cam_stage_cfg
@@ -87,15 +99,7 @@ def stage_cams(cfg):
     fmt = stage_cfg.INPUT.FORMAT
 
     def process(items):
-        images = []
-        for record, out in items:
-            rgb = read_image_or_fail(record, "RGB")
-            image = rgb[:, :, ::-1] if fmt == "BGR" else rgb
-            images.append((torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1))), record, out))
-        by_size = {}
-        for item in images:  # images of one size share a batch
-            by_size.setdefault(tuple(item[0].shape), []).append(item)
-        for group in by_size.values():
+        for group in images_by_size(items, fmt):
             results = multiscale_cams_batch(
                 model, torch.stack([g[0] for g in group]),
                 [torch.as_tensor(g[1]["classes"], dtype=torch.long) for g in group],
@@ -247,17 +251,11 @@ def stage_irnet_outputs(cfg):
             model.test_scale = instance_scale
 
     def process(items):
-        by_size = {}  # images of one size share a batch
-        for record, out in items:
-            rgb = read_image_or_fail(record, "RGB")
-            image = rgb[:, :, ::-1] if fmt == "BGR" else rgb
-            image = torch.as_tensor(np.ascontiguousarray(image.transpose(2, 0, 1)))
-            by_size.setdefault(tuple(image.shape), []).append(({"image": image}, out))
-        for group in by_size.values():
-            inputs = [item[0] for item in group]
+        for group in images_by_size(items, fmt):
+            inputs = [{"image": image} for image, _, _ in group]
             results = model(inputs)
             semantic = outputs_at(inputs, semantic_scale) if semantic_scale else [None] * len(group)
-            for (_, out), result, semantic_result in zip(group, results, semantic):
+            for (_, _, out), result, semantic_result in zip(group, results, semantic):
                 arrays = {"displacement": result["displacement"].cpu().numpy().astype(np.float32),
                           "boundary": result["boundary"].cpu().numpy().astype(np.float32)}
                 if semantic_result is not None:

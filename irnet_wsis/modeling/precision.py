@@ -77,14 +77,14 @@ def _autocast_method(obj, name: str):
     setattr(obj, name, autocast_method)
 
 
-def bfloat16_forward(module: nn.Module) -> nn.Module:
+def bfloat16_forward(module: nn.Module, method: str = "forward") -> nn.Module:
     """Make ``module`` run in bfloat16 autocast with channels-last weights; its outputs come back in float32.
 
     The module's class, parameters and state-dict keys are unchanged (checkpoints load either way); only this
-    instance's ``forward`` is wrapped. Returns ``module``.
+    instance's ``method`` (``forward``, or another method that runs its layers) is wrapped. Returns ``module``.
     """
     module.to(memory_format=torch.channels_last)
-    _autocast_method(module, "forward")
+    _autocast_method(module, method)
     return module
 
 
@@ -112,7 +112,6 @@ def bfloat16_heads(model: nn.Module) -> list:
             wrapped.append(name)
     mask_head = getattr(roi_heads, "mask_head", None)
     if isinstance(mask_head, nn.Module) and callable(getattr(mask_head, "layers", None)):
-        mask_head.to(memory_format=torch.channels_last)
-        _autocast_method(mask_head, "layers")
+        bfloat16_forward(mask_head, "layers")
         wrapped.append("mask_head")
     return wrapped
