@@ -51,6 +51,9 @@ def add_irnet_config(cfg):
     # With MODEL.BFLOAT16, tools/train_net.py's R-CNN heads too (RPN head, box head, the mask head's layers;
     # modeling/precision.py, bfloat16_heads); their losses and outputs stay float32.
     _C.MODEL.BFLOAT16_HEADS = False
+    # With MODEL.BFLOAT16 and an FPN backbone: False keeps the FPN's bottom-up network in float32 (the FPN's own
+    # convs and the heads in bfloat16); the Lite0 bottom-up diverged in bfloat16 on the real photos (2026-12-05).
+    _C.MODEL.BFLOAT16_BOTTOM_UP = True
     # tools/train_net.py: Detectron2's ROIAlign poolers train through irnet_wsis.layers.SeparableROIAlign on a CPU
     # (the same outputs and gradients as torchvision's kernel to float rounding; its backward as matrix products
     # instead of a single-threaded scatter). False: torchvision's kernel throughout.

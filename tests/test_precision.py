@@ -115,3 +115,18 @@ def test_bfloat16_heads_only_with_the_backbone_option():
     cfg.MODEL.BFLOAT16 = True
     model = precision.bfloat16_backbone(_small_mask_rcnn(), cfg)
     assert "layers" in vars(model.roi_heads.mask_head) and "forward" in vars(model.proposal_generator.rpn_head)
+
+
+@pytest.mark.parametrize("bottom_up_bfloat16", [True, False])
+def test_bottom_up_network_float32_inside_a_bfloat16_fpn(bottom_up_bfloat16):
+    cfg = setup_cfg("configs/synthetic/mask_rcnn_pseudo.yaml", ["MODEL.CAM_BACKBONE_INIT", ""], freeze=False)
+    cfg.MODEL.BFLOAT16, cfg.MODEL.BFLOAT16_BOTTOM_UP = True, bottom_up_bfloat16
+    model = precision.bfloat16_backbone(_small_mask_rcnn(), cfg)
+    dtypes = {}
+    model.backbone.bottom_up.stem.conv1.register_forward_hook(lambda m, i, o: dtypes.__setitem__("stem", o.dtype))
+    model.backbone.fpn_output2.register_forward_hook(lambda m, i, o: dtypes.__setitem__("fpn", o.dtype))
+    with torch.no_grad():
+        features = model.backbone(torch.randn(1, 3, 64, 64))
+    assert dtypes == {"stem": torch.bfloat16 if bottom_up_bfloat16 else torch.float32, "fpn": torch.bfloat16}
+    assert all(f.dtype == torch.float32 for f in features.values())
+    assert set(model.state_dict()) == set(_small_mask_rcnn().state_dict())

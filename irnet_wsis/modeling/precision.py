@@ -14,8 +14,8 @@ import logging
 import torch
 from torch import nn
 
-__all__ = ["bfloat16_supported", "resolve_bfloat16", "bfloat16_forward", "bfloat16_backbone", "bfloat16_heads",
-           "to_float32"]
+__all__ = ["bfloat16_supported", "resolve_bfloat16", "bfloat16_forward", "float32_forward", "bfloat16_backbone",
+           "bfloat16_heads", "to_float32"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,14 +88,37 @@ def bfloat16_forward(module: nn.Module, method: str = "forward") -> nn.Module:
     return module
 
 
+def float32_forward(module: nn.Module) -> nn.Module:
+    """Make ``module``'s forward run in float32 inside an enclosing bfloat16 autocast (autocast off, floating
+    inputs cast to float32), so that one part of a :func:`bfloat16_forward` module keeps float32 arithmetic.
+    Weights, class and state dict are unchanged. Returns ``module``."""
+    forward = module.forward
+
+    @functools.wraps(forward)
+    def float32_module_forward(*args, **kwargs):
+        x = _first_tensor(args)
+        device_type = x.device.type if x is not None else "cpu"
+        with torch.autocast(device_type=device_type, enabled=False):
+            return forward(*to_float32(args), **to_float32(kwargs))
+
+    module.forward = float32_module_forward
+    return module
+
+
 def bfloat16_backbone(model: nn.Module, cfg) -> nn.Module:
     """A Detectron2 model (Mask R-CNN, PointRend, DeepLab, ...) with its ``backbone`` in bfloat16 autocast when
-    ``MODEL.BFLOAT16``, and with ``MODEL.BFLOAT16_HEADS`` also the R-CNN heads' layers (:func:`bfloat16_heads`);
-    losses and outputs stay float32. Returns ``model``."""
+    ``MODEL.BFLOAT16`` (with ``MODEL.BFLOAT16_BOTTOM_UP`` False, an FPN's bottom-up network stays float32:
+    :func:`float32_forward`), and with ``MODEL.BFLOAT16_HEADS`` also the R-CNN heads' layers
+    (:func:`bfloat16_heads`); losses and outputs stay float32. Returns ``model``."""
     if cfg.MODEL.BFLOAT16:
         bfloat16_forward(model.backbone)
+        parts = ["backbone"]
+        bottom_up = getattr(model.backbone, "bottom_up", None)
+        if not cfg.MODEL.BFLOAT16_BOTTOM_UP and isinstance(bottom_up, nn.Module):
+            float32_forward(bottom_up)
+            parts = ["backbone (bottom-up network in float32)"]
         heads = bfloat16_heads(model) if cfg.MODEL.BFLOAT16_HEADS else []
-        logger.info("bfloat16 autocast (MODEL.BFLOAT16): %s", ", ".join(["backbone"] + heads))
+        logger.info("bfloat16 autocast (MODEL.BFLOAT16): %s", ", ".join(parts + heads))
     return model
 
 
