@@ -61,16 +61,19 @@ def _first_tensor(args):
     return None
 
 
-def _autocast_method(obj, name: str):
-    """Wrap ``obj.<name>`` (a bound method) so that it runs in bfloat16 autocast on its input's device and
-    returns float32 (:func:`to_float32`)."""
+def _autocast_method(obj, name: str, bfloat16: bool = True):
+    """Wrap ``obj.<name>`` (a bound method) so that it runs in bfloat16 autocast on its input's device, or with
+    ``bfloat16`` False with autocast off and its floating inputs in float32; either way it returns float32
+    (:func:`to_float32`)."""
     method = getattr(obj, name)
 
     @functools.wraps(method)
     def autocast_method(*args, **kwargs):
         x = _first_tensor(args)
         device_type = x.device.type if x is not None else "cpu"
-        with torch.autocast(device_type=device_type, dtype=torch.bfloat16):
+        if not bfloat16:
+            args, kwargs = to_float32(args), to_float32(kwargs)
+        with torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=bfloat16):
             outputs = method(*args, **kwargs)
         return to_float32(outputs)
 
@@ -92,16 +95,7 @@ def float32_forward(module: nn.Module) -> nn.Module:
     """Make ``module``'s forward run in float32 inside an enclosing bfloat16 autocast (autocast off, floating
     inputs cast to float32), so that one part of a :func:`bfloat16_forward` module keeps float32 arithmetic.
     Weights, class and state dict are unchanged. Returns ``module``."""
-    forward = module.forward
-
-    @functools.wraps(forward)
-    def float32_module_forward(*args, **kwargs):
-        x = _first_tensor(args)
-        device_type = x.device.type if x is not None else "cpu"
-        with torch.autocast(device_type=device_type, enabled=False):
-            return forward(*to_float32(args), **to_float32(kwargs))
-
-    module.forward = float32_module_forward
+    _autocast_method(module, "forward", bfloat16=False)
     return module
 
 
