@@ -203,8 +203,9 @@ def add_irnet_config(cfg):
     # Stages 4-5: instances and label synthesis (Sec. 5)
     # ------------------------------------------------------------------ #
     _C.SYNTHESIS = CN()
-    # Processes for the synthesis and semantic stages (forked, one torch thread each): their small per-image
-    # tensor ops gain little from intra-op threads. One per CPU core on a machine doing nothing else.
+    # Processes for the synthesis and semantic stages and for tools/eval_pseudo.py's Tables 1 and 2 (forked, one torch
+    # thread each): their small per-image tensor ops gain little from intra-op threads. One per CPU core on a machine
+    # doing nothing else.
     _C.SYNTHESIS.NUM_WORKERS = 1
     # Eq. 10 refinement iterations; paper 100 (code: 300).
     _C.SYNTHESIS.REFINE_ITERATIONS = 100

@@ -42,3 +42,39 @@ def test_cam_threshold_sweep_per_class():
     assert np.isclose(mious[0.3], (50.0 + 200.0 / 3) / 2)
     assert np.allclose(ious[0.5][:2], [100.0, 100.0]) and mious[0.5] == 100.0
     assert sweep_cam_thresholds(lambda r: (cams, np.array([0])), [record], [0.5], num_classes=2) == {0.5: 100.0}
+
+
+def test_plane_sweep_confusions_by_hand():
+    """Scores [0.2, 0.3, 0.5, 0.7, 0.9] of labels [1, 2, 1, 2, 1], ground truth [0, 2, 1, 2, 255]; thresholds given
+    unsorted. A score equal to the threshold goes to the background (the plane wins a tie)."""
+    from irnet_wsis.evaluation.miou import plane_sweep_confusions
+
+    best = np.array([[0.2, 0.3, 0.5, 0.7, 0.9]], np.float32)
+    label = np.array([[1, 2, 1, 2, 1]])
+    gt = np.array([[0, 2, 1, 2, 255]])
+    conf = plane_sweep_confusions(best, label, gt, [0.5, 0.1, 0.3], num_classes=2)
+    # t 0.5: prediction [0, 0, 0, 2, -]: gt0->0, gt2->0, gt1->0, gt2->2
+    assert conf[0].tolist() == [[1, 0, 0], [1, 0, 0], [1, 0, 1]]
+    # t 0.1: prediction [1, 2, 1, 2, -]
+    assert conf[1].tolist() == [[0, 1, 0], [0, 1, 0], [0, 0, 2]]
+    # t 0.3: prediction [0, 0, 1, 2, -]
+    assert conf[2].tolist() == [[1, 0, 0], [0, 1, 0], [1, 0, 1]]
+
+
+def test_plane_sweep_matches_one_map_per_threshold():
+    """The one-pass sweep gives the matrices of the per-threshold argmax maps (ties and an empty CAM included)."""
+    from irnet_wsis.evaluation.miou import plane_sweep_confusions
+    from irnet_wsis.evaluation.pseudo_quality import best_class, cam_label_map
+
+    rng = np.random.default_rng(0)
+    thresholds = [0.05, 0.25, 0.3, 0.5, 0.7]
+    for k in (0, 1, 3):
+        cams = rng.choice(np.array([0.0, 0.25, 0.3, 0.6, 0.9], np.float32), size=(k, 9, 11))
+        classes = rng.choice(5, size=k, replace=False)
+        gt = rng.integers(0, 6, size=(9, 11))
+        gt[0, :3] = 255
+        swept = plane_sweep_confusions(*best_class(cams, classes), gt, thresholds, num_classes=5)
+        for i, t in enumerate(thresholds):
+            one = SemanticConfusion(num_classes=5)
+            one.update(cam_label_map(cams, classes, t), gt)
+            assert np.array_equal(swept[i], one.matrix), (k, t)

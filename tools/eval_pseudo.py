@@ -144,7 +144,8 @@ def table1(cfg, records, out_dir, num_classes):
         def predict(record, method=method):
             return encode_instances(synthesize_record(cfg, record, method=method, mean_displacement=mean_d))
 
-        results[method] = evaluate_pseudo_instances(predict, records, num_classes)
+        results[method] = evaluate_pseudo_instances(predict, records, num_classes,
+                                                    workers=cfg.SYNTHESIS.NUM_WORKERS)
     rows = [[label, results[m]["AP50r"], results[m]["AP70r"]] for m, label in TABLE1_ROWS]
     payload = {m: {"AP50r": results[m]["AP50r"], "AP70r": results[m]["AP70r"]} for m, _ in TABLE1_ROWS}
     payload["images"] = len(records)
@@ -162,7 +163,7 @@ def table2(cfg, records, out_dir, num_classes, cam_results=None):
             return {"irnet": walk}
         return {"irnet": walk, "irnet_crf": refine_semantic_label(cfg, record, walk)}
 
-    propagated = evaluate_semantic_labels(predict, records, num_classes)
+    propagated = evaluate_semantic_labels(predict, records, num_classes, workers=cfg.SYNTHESIS.NUM_WORKERS)
     plane = cfg.SYNTHESIS.SEMANTIC_BACKGROUND_THRESHOLD
     rows = [[f"CAM (background {best:.2f})", cam_results[best]],
             [f"Prop. w/ IRNet (Ours, background {plane:.2f})", propagated["irnet"]]]

@@ -19,6 +19,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..errors import BadInputError
+from ..utils.processes import fork_map
 
 __all__ = [
     "run_per_image",
@@ -120,46 +121,32 @@ def _gather_counts(counts):
     return total
 
 
-_POOL_PROCESS_ONE = None  # the forked workers' process_one (closures do not pickle; fork copies this global)
-
-
-def _pool_init():
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _pool_call(item):
+def _call_counting_bad_input(process_one):
     """One image in a worker: None, or the BadInputError it raised (re-raised or counted by the parent)."""
-    try:
-        _POOL_PROCESS_ONE(*item)
-        return None
-    except BadInputError as e:
-        return e
+    def call(item):
+        try:
+            process_one(*item)
+            return None
+        except BadInputError as e:
+            return e
+
+    return call
 
 
 def _run_per_image_pool(records, out_dir, ext, process_one, desc, skip_bad, workers):
-    import multiprocessing
-
-    global _POOL_PROCESS_ONE
     pending, counts = _pending(records, out_dir, ext)
     start = time.perf_counter()
-    _POOL_PROCESS_ONE = process_one
-    try:
-        with multiprocessing.get_context("fork").Pool(workers, initializer=_pool_init) as pool, \
-                tqdm(total=len(pending), desc=desc, disable=not comm.is_main_process(), dynamic_ncols=True,
-                     mininterval=2.0) as bar:
-            for error in pool.imap_unordered(_pool_call, pending, chunksize=4):
-                if error is None:
-                    counts["done"] += 1
-                elif skip_bad:
-                    logger.warning("skipped: %s", error)
-                    counts["bad"] += 1
-                else:
-                    raise error
-                bar.update(1)
-    finally:
-        _POOL_PROCESS_ONE = None
+    with tqdm(total=len(pending), desc=desc, disable=not comm.is_main_process(), dynamic_ncols=True,
+              mininterval=2.0) as bar:
+        for error in fork_map(_call_counting_bad_input(process_one), pending, workers, ordered=False):
+            if error is None:
+                counts["done"] += 1
+            elif skip_bad:
+                logger.warning("skipped: %s", error)
+                counts["bad"] += 1
+            else:
+                raise error
+            bar.update(1)
     counts["seconds"] = time.perf_counter() - start
     return _gather_counts(counts)
 

@@ -17,8 +17,9 @@ from tqdm import tqdm
 
 from ..errors import bad_input
 from ..pseudo.synthesis import semantic_labels
+from ..utils.processes import fork_map
 from .apr import decode_rle, evaluate_apr
-from .miou import SemanticConfusion
+from .miou import SemanticConfusion, plane_sweep_confusions
 
 __all__ = [
     "cam_label_map",
@@ -68,6 +69,17 @@ def cam_label_map(cams, classes, threshold):
     return semantic_labels(np.asarray(cams, dtype=np.float32), np.asarray(classes, dtype=np.int64), threshold)
 
 
+def best_class(cams, classes):
+    """The winning CAM of each pixel: float32 (H, W) score (-inf where ``cams`` has no row) and int64 (H, W) label
+    (c + 1 for class c), the first row winning a tie as the argmax does."""
+    cams = np.asarray(cams, dtype=np.float32)
+    if len(cams) == 0:
+        return np.full(cams.shape[1:], -np.inf, np.float32), np.zeros(cams.shape[1:], np.int64)
+    row = cams.argmax(axis=0)
+    best = np.take_along_axis(cams, row[None], axis=0)[0]
+    return best, np.asarray(classes, np.int64).reshape(-1)[row] + 1
+
+
 def sweep_cam_thresholds(load_cams, gt_records, thresholds, num_classes, per_class=False):
     """mIoU (percent) of CAM label maps for each background threshold.
 
@@ -80,40 +92,52 @@ def sweep_cam_thresholds(load_cams, gt_records, thresholds, num_classes, per_cla
     Returns:
         {threshold: mIoU percent}, and the per-class dict when ``per_class``.
     """
-    confusions = {t: SemanticConfusion(num_classes) for t in thresholds}
+    total = np.zeros((len(thresholds), num_classes + 1, num_classes + 1), np.int64)
     for record in tqdm(gt_records, desc="CAM mIoU", mininterval=2.0):
         cams, classes = load_cams(record)
         gt = gt_label_map(record)
         if gt.shape != cams.shape[1:]:
             raise bad_input(record["file_name"], f"ground truth size {gt.shape} != CAM size {cams.shape[1:]}",
                             record["image_id"])
-        for t in thresholds:
-            confusions[t].update(cam_label_map(cams, classes, t), gt)
+        total += plane_sweep_confusions(*best_class(cams, classes), gt, thresholds, num_classes)
+    confusions = {t: SemanticConfusion.from_matrix(total[i]) for i, t in enumerate(thresholds)}
     mious = {t: 100.0 * confusions[t].miou() for t in thresholds}
     if per_class:
         return mious, {t: 100.0 * confusions[t].iou() for t in thresholds}
     return mious
 
 
-def evaluate_semantic_labels(predict, gt_records, num_classes):
+def evaluate_semantic_labels(predict, gt_records, num_classes, workers=1):
     """mIoU (percent) of each set of label maps that ``predict(record) -> {name: uint8 (H, W)}`` gives, in one pass
-    over the records (each ground truth read once): {name: mIoU}."""
-    confusions = {}
-    for record in tqdm(gt_records, desc="semantic mIoU", mininterval=2.0):
+    over the records (each ground truth read once): {name: mIoU}. ``workers`` > 1: that many forked processes
+    (``fork_map``)."""
+    def image_confusions(record):
         gt = gt_label_map(record)
+        matrices = {}
         for name, label in predict(record).items():
-            confusions.setdefault(name, SemanticConfusion(num_classes)).update(label, gt)
-    return {name: 100.0 * confusion.miou() for name, confusion in confusions.items()}
+            confusion = SemanticConfusion(num_classes)
+            confusion.update(label, gt)
+            matrices[name] = confusion.matrix
+        return matrices
+
+    totals = {}
+    for matrices in tqdm(fork_map(image_confusions, gt_records, workers), total=len(gt_records),
+                         desc="semantic mIoU", mininterval=2.0):
+        for name, matrix in matrices.items():
+            totals[name] = totals.get(name, 0) + matrix
+    return {name: 100.0 * SemanticConfusion.from_matrix(m).miou() for name, m in totals.items()}
 
 
-def evaluate_pseudo_instances(predict, gt_records, num_classes, iou_thresholds=(0.5, 0.7)):
-    """AP^r of ``predict(record) -> [{"category_id", "score", "segmentation": RLE}]``.
+def evaluate_pseudo_instances(predict, gt_records, num_classes, iou_thresholds=(0.5, 0.7), workers=1):
+    """AP^r of ``predict(record) -> [{"category_id", "score", "segmentation": RLE}]``; ``workers`` > 1: ``predict``
+    in that many forked processes (``fork_map``).
 
     Returns evaluate_apr's dict (AP50r, AP70r percent, per_class).
     """
     predictions, ground_truths = {}, {}
-    for record in tqdm(gt_records, desc="pseudo AP^r", mininterval=2.0):
-        predictions[record["image_id"]] = predict(record)
+    for record, prediction in zip(gt_records, tqdm(fork_map(predict, gt_records, workers), total=len(gt_records),
+                                                   desc="pseudo AP^r", mininterval=2.0)):
+        predictions[record["image_id"]] = prediction
         ground_truths[record["image_id"]] = [
             {"category_id": a["category_id"], "segmentation": a["segmentation"], "iscrowd": a.get("iscrowd", 0)}
             for a in record.get("annotations", [])
