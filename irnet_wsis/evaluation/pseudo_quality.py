@@ -135,8 +135,8 @@ def evaluate_pseudo_instances(predict, gt_records, num_classes, iou_thresholds=(
     Returns evaluate_apr's dict (AP50r, AP70r percent, per_class).
     """
     predictions, ground_truths = {}, {}
-    for record, prediction in zip(gt_records, tqdm(fork_map(predict, gt_records, workers), total=len(gt_records),
-                                                   desc="pseudo AP^r", mininterval=2.0)):
+    predicted = tqdm(fork_map(predict, gt_records, workers), total=len(gt_records), desc="pseudo AP^r", mininterval=2.0)
+    for prediction, record in zip(predicted, gt_records):  # the bar first: zip then ends it at the last record
         predictions[record["image_id"]] = prediction
         ground_truths[record["image_id"]] = [
             {"category_id": a["category_id"], "segmentation": a["segmentation"], "iscrowd": a.get("iscrowd", 0)}
