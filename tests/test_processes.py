@@ -1,5 +1,6 @@
 import os
 
+import numpy as np
 import pytest
 
 from irnet_wsis.utils.processes import fork_map
@@ -23,26 +24,18 @@ def test_fork_map_in_process_and_errors():
         list(fork_map(fail, [0, 1], workers=2))
 
 
-def test_semantic_mious_the_same_in_workers():
-    import numpy as np
-
-    from irnet_wsis.evaluation.pseudo_quality import evaluate_semantic_labels
+def test_semantic_mious_the_same_in_workers(monkeypatch):
+    import irnet_wsis.evaluation.pseudo_quality as pseudo_quality
 
     gts = [np.array([[0, 1], [2, 2]], np.uint8), np.array([[1, 1], [0, 255]], np.uint8)]
-    records = [{"image_id": i, "sem_seg_file_name": ""} for i in range(2)]
+    monkeypatch.setattr(pseudo_quality, "gt_label_map", lambda record: gts[record["image_id"]])
+    records = [{"image_id": i} for i in range(2)]
 
     def predict(record):
         return {"a": np.array([[0, 1], [2, 0]], np.uint8), "b": np.full((2, 2), 1, np.uint8)}
 
-    import irnet_wsis.evaluation.pseudo_quality as pq
-
-    original = pq.gt_label_map
-    pq.gt_label_map = lambda record: gts[record["image_id"]]
-    try:
-        one = evaluate_semantic_labels(predict, records, num_classes=2)
-        two = evaluate_semantic_labels(predict, records, num_classes=2, workers=2)
-    finally:
-        pq.gt_label_map = original
+    one = pseudo_quality.evaluate_semantic_labels(predict, records, num_classes=2)
+    two = pseudo_quality.evaluate_semantic_labels(predict, records, num_classes=2, workers=2)
     # a over both images (the 255 pixel ignored): background tp 1, 2 in the ground truth, 3 predicted -> 1/4;
     # class 1 tp 2, 3 and 2 -> 2/3; class 2 tp 1, 2 and 2 -> 1/3
     assert one == two
