@@ -31,8 +31,8 @@ from irnet_wsis.data.io import read_image_or_fail  # noqa: E402
 from irnet_wsis.engine.stages import crf_settings  # noqa: E402
 from irnet_wsis.engine.per_image import output_path  # noqa: E402
 from irnet_wsis.engine.work_dir import gt_dataset_names, gt_records, image_size_of, load_npz, work_paths  # noqa: E402
-from irnet_wsis.evaluation.miou import SemanticConfusion  # noqa: E402
-from irnet_wsis.evaluation.pseudo_quality import cam_label_map, gt_label_map  # noqa: E402
+from irnet_wsis.evaluation.miou import SemanticConfusion, plane_sweep_confusions  # noqa: E402
+from irnet_wsis.evaluation.pseudo_quality import best_class, gt_label_map  # noqa: E402
 from irnet_wsis.pseudo.synthesis import crf_refine_label_map, semantic_labels, semantic_scores  # noqa: E402
 
 
@@ -67,6 +67,13 @@ def main():
     settings = walks + ([w + ("crf",) for w in walks] if args.crf else [])
     crf = crf_settings(cfg.SYNTHESIS.SEMANTIC_CRF)
     confusion = {(s, p): SemanticConfusion(num_classes) for s in ["cam"] + settings for p in planes}
+
+    def add_plane_sweep(setting, scores, classes, gt):
+        """Add one image's label maps of ``scores`` (K, H, W) at every plane to ``setting``'s confusions."""
+        swept = plane_sweep_confusions(*best_class(scores, classes), gt, planes, num_classes)
+        for p, matrix in zip(planes, swept):
+            confusion[setting, p].matrix += matrix
+
     start = time.perf_counter()
     for record in tqdm(records, desc="semantic sweep", mininterval=2.0):
         image_id = record["image_id"]
@@ -75,16 +82,15 @@ def main():
             load_npz(output_path(paths["irnet_out"], image_id, ".npz"), image_id, "IRNet outputs")["boundary"])
         gt, classes = gt_label_map(record), cams["classes"]
         size = image_size_of(cams, record)
-        for p in planes:
-            confusion["cam", p].update(cam_label_map(cams["cam_full"].astype(np.float32), classes, p), gt)
+        add_plane_sweep("cam", cams["cam_full"], classes, gt)
         rgb = read_image_or_fail(record, "RGB") if args.crf else None
         for beta, steps in walks:
             scores = semantic_scores(torch.from_numpy(cams["cam_stride4"].astype(np.float32)), boundary, size,
                                      cfg.MODEL.IRNET.INFER_RADIUS, beta, steps)
-            for p in planes:
-                label = semantic_labels(scores, classes, p)
-                confusion[(beta, steps), p].update(label, gt)
-                if args.crf:
+            add_plane_sweep((beta, steps), scores.numpy(), classes, gt)
+            if args.crf:
+                for p in planes:
+                    label = semantic_labels(scores, classes, p)
                     confusion[(beta, steps, "crf"), p].update(crf_refine_label_map(rgb, label, crf), gt)
     miou = {k: 100.0 * c.miou() for k, c in confusion.items()}
     rows = [[_name(s)] + [miou[s, p] for p in planes] for s in ["cam"] + settings]
