@@ -12,6 +12,7 @@
 # (2026-12-06).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source tools/allocator.sh
 work=output/real_photos
 if [[ $# -gt 0 && $1 != "--" ]]; then work=$1; shift; fi
 [[ $# -gt 0 && $1 == "--" ]] && shift

@@ -103,6 +103,10 @@ def add_irnet_config(cfg):
     _C.CAM_INFERENCE.FLIP = True
     # Images read per batch; images of one size go through the network together.
     _C.CAM_INFERENCE.BATCH_SIZE = 16
+    # The cams stage (and tools/eval_pseudo.py's val CAMs) in bfloat16 autocast even when MODEL.BFLOAT16 is False
+    # (the CAM network then trains in float32): engine/cam_trainer.py, cam_inference_cfg. Turned off, with a
+    # warning, on a device without bfloat16 units, as MODEL.BFLOAT16.
+    _C.CAM_INFERENCE.BFLOAT16 = False
     # Background thresholds swept by CAM evaluation (argmax with a background plane).
     _C.CAM_INFERENCE.EVAL_THRESHOLDS = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70)
     # Weak (*_cls) dataset(s, comma-separated) on which the train_cam stage reports classification mAP ("" skips).

@@ -49,6 +49,26 @@ def test_option_turned_off_without_bfloat16_units(monkeypatch, supported):
     assert cfg.MODEL.BFLOAT16 is supported
 
 
+@pytest.mark.parametrize("supported", [True, False])
+def test_cam_inference_option_turned_off_without_bfloat16_units(monkeypatch, supported):
+    monkeypatch.setattr(precision, "bfloat16_supported", lambda device: supported)
+    cfg = setup_cfg("configs/synthetic/irnet_pseudo.yaml", ["MODEL.BFLOAT16", "False", "CAM_INFERENCE.BFLOAT16", "True"])
+    assert cfg.CAM_INFERENCE.BFLOAT16 is supported and cfg.MODEL.BFLOAT16 is False
+
+
+@pytest.mark.parametrize("model_bf16,inference_bf16", [(False, False), (False, True), (True, False), (True, True)])
+def test_cams_stage_bfloat16_with_either_option_training_with_the_model_option(monkeypatch, model_bf16,
+                                                                              inference_bf16):
+    from irnet_wsis.engine.cam_trainer import cam_inference_cfg, cam_stage_cfg
+
+    monkeypatch.setattr(precision, "bfloat16_supported", lambda device: True)
+    cfg = setup_cfg("configs/synthetic/irnet_pseudo.yaml", ["MODEL.BFLOAT16", str(model_bf16),
+                                                            "CAM_INFERENCE.BFLOAT16", str(inference_bf16)])
+    assert cam_stage_cfg(cfg).MODEL.BFLOAT16 is model_bf16
+    assert cam_inference_cfg(cfg).MODEL.BFLOAT16 is (model_bf16 or inference_bf16)
+    assert cam_inference_cfg(cfg).OUTPUT_DIR == cam_stage_cfg(cfg).OUTPUT_DIR
+
+
 def test_cam_net_and_irnet_keep_float32_outputs():
     from detectron2.modeling import build_model
 

@@ -9,7 +9,7 @@ from ..data.weak_mappers import CAMDatasetMapper
 from ..modeling.backbone_weights import init_cam_backbone
 from ..solver import build_poly_lr_scheduler, build_optimizer
 
-__all__ = ["StageTrainer", "CAMTrainer", "cam_stage_cfg", "stage_cfg_with_solver"]
+__all__ = ["StageTrainer", "CAMTrainer", "cam_stage_cfg", "cam_inference_cfg", "stage_cfg_with_solver"]
 
 
 def stage_cfg_with_solver(cfg, meta_arch, solver, output_subdir):
@@ -37,6 +37,18 @@ def stage_cfg_with_solver(cfg, meta_arch, solver, output_subdir):
 def cam_stage_cfg(cfg):
     """cfg of stage 1: META_ARCHITECTURE CAMNet, SOLVER from PIPELINE.CAM_SOLVER, OUTPUT_DIR <WORK_DIR>/cam."""
     return stage_cfg_with_solver(cfg, "CAMNet", cfg.PIPELINE.CAM_SOLVER, "cam")
+
+
+def cam_inference_cfg(cfg):
+    """``cam_stage_cfg`` for the cams stage: MODEL.BFLOAT16 also when ``CAM_INFERENCE.BFLOAT16`` (already turned
+    off by ``setup_cfg`` on a device without bfloat16 units)."""
+    c = cam_stage_cfg(cfg)
+    if cfg.CAM_INFERENCE.BFLOAT16 and not c.MODEL.BFLOAT16:
+        c = c.clone()
+        c.defrost()
+        c.MODEL.BFLOAT16 = True
+        c.freeze()
+    return c
 
 
 class StageTrainer(DefaultTrainer):

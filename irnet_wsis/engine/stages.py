@@ -91,10 +91,10 @@ def images_by_size(items, fmt):
 
 def stage_cams(cfg):
     from ..modeling.cam_inference import multiscale_cams_batch
-    from .cam_trainer import cam_stage_cfg
+    from .cam_trainer import cam_inference_cfg
 
     paths = work_paths(cfg)
-    stage_cfg = cam_stage_cfg(cfg)
+    stage_cfg = cam_inference_cfg(cfg)
     model = load_stage_model(stage_cfg, paths["cam_model"])
     fmt = stage_cfg.INPUT.FORMAT
 

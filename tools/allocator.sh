@@ -1,0 +1,17 @@
+# Sourced by the run scripts (bash tools/allocator.sh has no effect): the torch processes they start get a caching
+# memory allocator. With glibc's defaults every large tensor is an mmap and a munmap, and on 2 cores the page
+# faults took a third of the cams stage's CPU time (2026-12-06, Xeon with AMX, 32 train photos, Lite2, bfloat16:
+# 38 of 110 CPU seconds in the kernel). TCMalloc when installed (Debian: libgoogle-perftools4; tools/install.sh
+# installs it where it can), else glibc's malloc told to keep freed memory (GLIBC_TUNABLES). An LD_PRELOAD or
+# GLIBC_TUNABLES already set is kept. benchmarks/RESULTS.md, "Real photos: a caching allocator".
+if [[ -z "${LD_PRELOAD:-}" && -z "${GLIBC_TUNABLES:-}" ]]; then
+  _tcmalloc=$(ldconfig -p 2>/dev/null | awk '/libtcmalloc_minimal\.so\.4 /{print $NF; exit}')
+  if [[ -n "$_tcmalloc" && -f "$_tcmalloc" ]]; then
+    export LD_PRELOAD=$_tcmalloc
+    echo "[allocator] TCMalloc ($_tcmalloc)"
+  else
+    export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=17179869184:glibc.malloc.top_pad=1073741824
+    echo "[allocator] glibc malloc keeping freed memory (no TCMalloc: apt-get install libgoogle-perftools4)"
+  fi
+  unset _tcmalloc
+fi
