@@ -7,7 +7,7 @@
 # GLIBC_TUNABLES already set is kept. docs/ablations.md, "Real photos: the paper's CAM scales in bfloat16, and a
 # caching allocator".
 if [[ -z "${LD_PRELOAD:-}" && -z "${GLIBC_TUNABLES:-}" ]]; then
-  _tcmalloc=$(ldconfig -p 2>/dev/null | awk '/libtcmalloc_minimal\.so\.4 /{path = $NF} END {print path}')
+  _tcmalloc=$({ ldconfig -p 2>/dev/null || true; } | awk '/libtcmalloc_minimal\.so\.4 /{path = $NF} END {print path}')
   if [[ -n "$_tcmalloc" && -f "$_tcmalloc" ]]; then
     export LD_PRELOAD=$_tcmalloc
     echo "[allocator] TCMalloc ($_tcmalloc)"
