@@ -39,7 +39,7 @@ if ! ldconfig -p 2>/dev/null | grep libtcmalloc_minimal.so.4 >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "[install] TCMalloc (Debian libgoogle-perftools4)"
     timeout 300 apt-get install -y -q libgoogle-perftools4 >/dev/null 2>&1 \
-      || echo "[install] TCMalloc not installed; the run scripts use glibc's malloc"
+      || echo "[install] TCMalloc not installed; benchmarks/real_photos.sh uses glibc's malloc"
   fi
 fi
 echo "[install] ready: $($PY -c 'import torch, detectron2; print("torch", torch.__version__, "detectron2", detectron2.__version__)')"

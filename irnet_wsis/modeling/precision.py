@@ -30,12 +30,9 @@ def bfloat16_supported(device: str) -> bool:
 
 
 def resolve_bfloat16(cfg):
-    """``MODEL.BFLOAT16`` (and ``CAM_INFERENCE.BFLOAT16`` where the cfg has it) True on a device without native
-    bfloat16 -> False, with a warning (cfg must be mutable). Returns cfg."""
-    nodes = [(cfg.MODEL, "MODEL.BFLOAT16")]
-    if "CAM_INFERENCE" in cfg and "BFLOAT16" in cfg.CAM_INFERENCE:
-        nodes.append((cfg.CAM_INFERENCE, "CAM_INFERENCE.BFLOAT16"))
-    for node, key in nodes:
+    """``MODEL.BFLOAT16`` and ``CAM_INFERENCE.BFLOAT16`` True on a device without native bfloat16 -> False, with a
+    warning (cfg must be mutable; ``setup_cfg``'s, which has both keys). Returns cfg."""
+    for node, key in ((cfg.MODEL, "MODEL.BFLOAT16"), (cfg.CAM_INFERENCE, "CAM_INFERENCE.BFLOAT16")):
         if node.BFLOAT16 and not bfloat16_supported(cfg.MODEL.DEVICE):
             logger.warning("%s: %s has no bfloat16 units (AVX512-BF16 / AMX on a CPU); running in float32", key,
                            cfg.MODEL.DEVICE)
