@@ -9,7 +9,8 @@
 # MASK_OPTS="SOLVER.MAX_ITER 2" (environment) adds overrides to the three Mask R-CNN runs. MASK_TRAININGS=N trains each
 # row N times (WORK/mask_rcnn_<row>, then _2 .. _N; a training with its metrics already there is kept) and prints
 # every training and each row's mean: at 500 iterations trainings on one label set differ by up to 9.6 AP^r_50
-# (2026-12-06).
+# (2026-12-06). The n-th training of every row runs with SEED n, so the three rows of one n share the heads'
+# initialisation and the random stream of the loader's order and augmentation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/allocator.sh
@@ -47,7 +48,7 @@ for n in $(seq 1 "$trainings"); do
       cam_row) train=(DATASETS.PSEUDO_JSON "$work/pseudo_cam/pseudo_coco.json") ;;
       ground_truth) train=(DATASETS.TRAIN '("coco_mini_train_instance", "coco_extra_train_instance")') ;;
     esac
-    python tools/train_net.py --config-file "$mrcnn" "${train[@]}" OUTPUT_DIR "$out" "${mask_opts[@]}" \
+    python tools/train_net.py --config-file "$mrcnn" "${train[@]}" OUTPUT_DIR "$out" SEED "$n" "${mask_opts[@]}" \
       > "$out.log" 2>&1
   done
 done
@@ -72,6 +73,7 @@ print(f"\nTable 2 (mIoU): CAM {table2['cam']:.1f} -> propagated {table2['irnet']
       f"(background {val_sweep['best_threshold']:.2f})")
 print("\n| Mask R-CNN trained on | val set | AP^r_50 | AP^r_70 | segm AP |")
 print("|---|---|---|---|---|")
+by_training = {}  # (labels, training name suffix, dataset) -> [AP^r_50, AP^r_70, segm AP]
 for labels in ("cam_row", "full_method", "ground_truth"):
     paths = sorted(glob.glob(f"{work}/mask_rcnn_{labels}/metrics_table.json")
                    + glob.glob(f"{work}/mask_rcnn_{labels}_*/metrics_table.json"))
@@ -85,9 +87,26 @@ for labels in ("cam_row", "full_method", "ground_truth"):
             row = [apr.get("AP50r", float("nan")), apr.get("AP70r", float("nan")), segm.get("AP", float("nan"))]
             rows.setdefault(dataset, []).append(row)
             name = os.path.basename(os.path.dirname(path))[len("mask_rcnn_"):]
+            by_training[labels, name[len(labels):], dataset] = row
             print(f"| {name} | {dataset} | " + " | ".join(f"{v:.1f}" for v in row) + " |")
     if len(paths) > 1:
         for dataset, values in rows.items():
             mean = [sum(v) / len(v) for v in zip(*values)]
             print(f"| **{labels}, mean of {len(values)}** | {dataset} | " + " | ".join(f"{v:.1f}" for v in mean) + " |")
+# full method minus CAM row, paired by training (the n-th of each row share SEED n)
+pairs = {}
+for (labels, suffix, dataset), full in by_training.items():
+    if labels == "full_method" and ("cam_row", suffix, dataset) in by_training:
+        cam = by_training["cam_row", suffix, dataset]
+        pairs.setdefault(dataset, []).append([f - c for f, c in zip(full[:2], cam[:2])])
+if any(len(d) > 1 for d in pairs.values()):
+    print("\n| full method minus CAM row, paired by training | val set | AP^r_50: mean (s.e.), ahead | AP^r_70 |")
+    print("|---|---|---|---|")
+    for dataset, diffs in pairs.items():
+        cells = []
+        for column in zip(*diffs):
+            n, mean = len(column), sum(column) / len(column)
+            se = (sum((d - mean) ** 2 for d in column) / (n - 1) / n) ** 0.5 if n > 1 else float("nan")
+            cells.append(f"{mean:+.1f} ({se:.1f}), {sum(d > 0 for d in column)} of {n}")
+        print(f"| {len(diffs)} pairs | {dataset} | " + " | ".join(cells) + " |")
 PY

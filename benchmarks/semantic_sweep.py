@@ -28,7 +28,7 @@ from detectron2.data import MetadataCatalog  # noqa: E402
 import irnet_wsis.data.builtin as builtin  # noqa: E402
 from irnet_wsis.config import setup_cfg  # noqa: E402
 from irnet_wsis.data.io import read_image_or_fail  # noqa: E402
-from irnet_wsis.engine.stages import crf_settings  # noqa: E402
+from irnet_wsis.engine.stages import crf_settings, load_semantic_boundary  # noqa: E402
 from irnet_wsis.engine.per_image import output_path  # noqa: E402
 from irnet_wsis.engine.work_dir import gt_dataset_names, gt_records, image_size_of, load_npz, work_paths  # noqa: E402
 from irnet_wsis.evaluation.miou import SemanticConfusion, plane_sweep_confusions  # noqa: E402
@@ -78,8 +78,7 @@ def main():
     for record in tqdm(records, desc="semantic sweep", mininterval=2.0):
         image_id = record["image_id"]
         cams = load_npz(output_path(paths["cams"], image_id, ".npz"), image_id, "CAMs")
-        boundary = torch.from_numpy(
-            load_npz(output_path(paths["irnet_out"], image_id, ".npz"), image_id, "IRNet outputs")["boundary"])
+        boundary = torch.from_numpy(load_semantic_boundary(cfg, image_id))  # the semantic stage's B
         gt, classes = gt_label_map(record), cams["classes"]
         size = image_size_of(cams, record)
         add_plane_sweep("cam", cams["cam_full"], classes, gt)

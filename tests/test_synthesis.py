@@ -166,6 +166,30 @@ def test_semantic_stage_walks_its_own_length(tmp_path):
     assert (semantic_record(cfg, record) == 3).all()
 
 
+def test_semantic_walk_reads_the_boundary_of_its_own_scale(tmp_path):
+    """``load_semantic_boundary`` (the semantic stage's, Table 2's and benchmarks/semantic_sweep.py's B): the
+    "boundary_semantic" array when MODEL.IRNET.SEMANTIC_TEST_SCALE is set and differs from TEST_SCALE, else
+    "boundary"; a file without the array it needs is a one-line error naming the file, the image and the fix."""
+    from detectron2.config import get_cfg
+
+    from irnet_wsis.config import add_irnet_config
+    from irnet_wsis.engine.per_image import atomic_save_npz, output_path
+    from irnet_wsis.engine.stages import load_semantic_boundary
+    from irnet_wsis.errors import BadInputError
+
+    path = output_path(str(tmp_path / "irnet_out"), "img", ".npz")
+    atomic_save_npz(path, boundary=np.zeros((2, 3), np.float32), boundary_semantic=np.ones((2, 3), np.float32))
+    cfg = get_cfg()
+    add_irnet_config(cfg)
+    cfg.merge_from_list(["PIPELINE.WORK_DIR", str(tmp_path), "MODEL.IRNET.TEST_SCALE", 0.5])
+    for semantic_scale, expected in ((0.0, 0.0), (0.5, 0.0), (1.0, 1.0)):
+        cfg.MODEL.IRNET.SEMANTIC_TEST_SCALE = semantic_scale
+        assert (load_semantic_boundary(cfg, "img") == expected).all()
+    atomic_save_npz(path, boundary=np.zeros((2, 3), np.float32))
+    with pytest.raises(BadInputError, match=r"img\.npz \(image img\): no boundary_semantic .*rerun stage irnet_outputs"):
+        load_semantic_boundary(cfg, "img")
+
+
 def test_crf_refine_label_map_snaps_to_colour_edges_among_its_own_labels():
     """A label map whose class square is 3 px too small inside a bright square on black grows to the square's
     edge; the labels stay those of the map (0 and class 5 + 1), and a one-label map is returned as is."""

@@ -338,6 +338,18 @@ def stage_synthesis(cfg):
                          workers=cfg.SYNTHESIS.NUM_WORKERS)
 
 
+def load_semantic_boundary(cfg, image_id):
+    """B that the semantic walk uses for ``image_id``: float32 (h, w) at stride 4, from stage irnet_outputs
+    ("boundary_semantic" when ``semantic_boundary_scale``, else "boundary")."""
+    path = output_path(work_paths(cfg)["irnet_out"], image_id, ".npz")
+    out = load_npz(path, image_id, "IRNet outputs")
+    key = "boundary_semantic" if semantic_boundary_scale(cfg) else "boundary"
+    if key not in out:
+        raise bad_input(path, f"no {key} (MODEL.IRNET.SEMANTIC_TEST_SCALE {cfg.MODEL.IRNET.SEMANTIC_TEST_SCALE}): "
+                        "delete the irnet_out folder and rerun stage irnet_outputs", image_id)
+    return out[key]
+
+
 def semantic_record(cfg, record, refine=True):
     """Pseudo semantic label map of one image (Table 2 "Prop. w/ IRNet"): uint8 (H, W), 0 / c + 1.
 
@@ -350,16 +362,11 @@ def semantic_record(cfg, record, refine=True):
     paths = work_paths(cfg)
     image_id = record["image_id"]
     cams = load_npz(output_path(paths["cams"], image_id, ".npz"), image_id, "CAMs")
-    path = output_path(paths["irnet_out"], image_id, ".npz")
-    out = load_npz(path, image_id, "IRNet outputs")
-    key = "boundary_semantic" if semantic_boundary_scale(cfg) else "boundary"
-    if key not in out:
-        raise bad_input(path, f"no {key} (MODEL.IRNET.SEMANTIC_TEST_SCALE {cfg.MODEL.IRNET.SEMANTIC_TEST_SCALE}): "
-                        "delete the irnet_out folder and rerun stage irnet_outputs", image_id)
     s = cfg.SYNTHESIS
     label = synthesize_semantic(
         torch.from_numpy(cams["cam_stride4"].astype(np.float32)), torch.from_numpy(cams["classes"]),
-        torch.from_numpy(out[key]), image_size_of(cams, record), radius=cfg.MODEL.IRNET.INFER_RADIUS,
+        torch.from_numpy(load_semantic_boundary(cfg, image_id)), image_size_of(cams, record),
+        radius=cfg.MODEL.IRNET.INFER_RADIUS,
         beta=s.BETA, steps=s.SEMANTIC_RANDOM_WALK_STEPS or s.RANDOM_WALK_STEPS,
         background_threshold=s.SEMANTIC_BACKGROUND_THRESHOLD,
     )
