@@ -186,7 +186,8 @@ def test_semantic_walk_reads_the_boundary_of_its_own_scale(tmp_path):
         cfg.MODEL.IRNET.SEMANTIC_TEST_SCALE = semantic_scale
         assert (load_semantic_boundary(cfg, "img") == expected).all()
     atomic_save_npz(path, boundary=np.zeros((2, 3), np.float32))
-    with pytest.raises(BadInputError, match=r"img\.npz \(image img\): no boundary_semantic .*rerun stage irnet_outputs"):
+    with pytest.raises(BadInputError,
+                       match=r"img\.npz \(image img\): no boundary_semantic .*rerun stage irnet_outputs"):
         load_semantic_boundary(cfg, "img")
 
 

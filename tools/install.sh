@@ -34,7 +34,8 @@ fi
 if ! $PY -c "import os, irnet_wsis; assert os.path.samefile(os.path.dirname(irnet_wsis.__file__), 'irnet_wsis')" 2>/dev/null; then
   $PY -m pip install -q --no-deps -e .
 fi
-# TCMalloc for benchmarks/real_photos.sh's torch processes (tools/allocator.sh); optional: without it they use glibc's malloc.
+# TCMalloc for benchmarks/real_photos.sh's torch processes (tools/allocator.sh); optional: without it they use
+# glibc's malloc.
 if ! ldconfig -p 2>/dev/null | grep libtcmalloc_minimal.so.4 >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "[install] TCMalloc (Debian libgoogle-perftools4)"
