@@ -57,6 +57,7 @@ python - "$work" <<'PY'
 import glob
 import json
 import os
+import statistics
 import sys
 
 work = sys.argv[1]
@@ -105,8 +106,8 @@ if any(len(d) > 1 for d in pairs.values()):
     for dataset, diffs in pairs.items():
         cells = []
         for column in zip(*diffs):
-            n, mean = len(column), sum(column) / len(column)
-            se = (sum((d - mean) ** 2 for d in column) / (n - 1) / n) ** 0.5 if n > 1 else float("nan")
-            cells.append(f"{mean:+.1f} ({se:.1f}), {sum(d > 0 for d in column)} of {n}")
+            n = len(column)
+            se = statistics.stdev(column) / n ** 0.5 if n > 1 else float("nan")
+            cells.append(f"{statistics.fmean(column):+.1f} ({se:.1f}), {sum(d > 0 for d in column)} of {n}")
         print(f"| {len(diffs)} pairs | {dataset} | " + " | ".join(cells) + " |")
 PY
