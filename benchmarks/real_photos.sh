@@ -22,7 +22,8 @@ mrcnn=configs/coco/lite0_mask_rcnn.yaml
 read -r -a mask_opts <<< "${MASK_OPTS:-}"
 trainings=${MASK_TRAININGS:-1}
 mkdir -p "$work"
-log() { echo "[real_photos] $*"; }
+# every line says the wall clock since the start (bash's SECONDS): where the 90 minutes go on this machine
+log() { printf '[real_photos] %d:%02d:%02d %s\n' $((SECONDS / 3600)) $((SECONDS / 60 % 60)) $((SECONDS % 60)) "$*"; }
 
 log "stages 1-5 -> $work/pseudo"
 python tools/generate_pseudo.py --config-file "$cfg" PIPELINE.WORK_DIR "$work/pseudo" "$@" > "$work/generate.log" 2>&1
@@ -53,6 +54,7 @@ for n in $(seq 1 "$trainings"); do
   done
 done
 
+log "done"
 python - "$work" <<'PY'
 import glob
 import json
