@@ -94,7 +94,7 @@ for labels in ("cam_row", "full_method", "ground_truth"):
             print(f"| {name} | {dataset} | " + " | ".join(f"{v:.1f}" for v in row) + " |")
     if len(paths) > 1:
         for dataset, values in rows.items():
-            mean = [sum(v) / len(v) for v in zip(*values)]
+            mean = [statistics.fmean(v) for v in zip(*values)]
             print(f"| **{labels}, mean of {len(values)}** | {dataset} | " + " | ".join(f"{v:.1f}" for v in mean) + " |")
 # full method minus CAM row, paired by training (the n-th of each row share SEED n)
 pairs = {}
