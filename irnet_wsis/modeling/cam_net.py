@@ -21,7 +21,7 @@ from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY, build_backbone
 from torch import nn
 
-from .precision import bfloat16_forward
+from .precision import bfloat16_forward, channels_last
 
 __all__ = ["CAMNet", "normalize_cams", "pool_scores", "imagenet_classifier_init"]
 
@@ -112,7 +112,7 @@ class CAMNet(nn.Module):
         pool_scores(torch.zeros(1, 1, 1, 1), pooling, pooling_param)  # one-line error on a bad setting now
         self.pooling = pooling
         self.pooling_param = pooling_param
-        self.backbone = bfloat16_forward(backbone) if bfloat16 else backbone  # CAMs stay float32
+        self.backbone = bfloat16_forward(backbone) if bfloat16 else channels_last(backbone)  # CAMs stay float32
         self.in_feature = in_feature
         self.input_format = input_format
         channels = backbone.output_shape()[in_feature].channels

@@ -18,7 +18,7 @@ from torch import nn
 from ..layers.pixel_pairs import PixelPairs
 from .irnet_heads import BoundaryBranch, DisplacementBranch
 from .irnet_losses import irnet_losses
-from .precision import bfloat16_forward
+from .precision import bfloat16_forward, channels_last
 
 __all__ = ["IRNet"]
 
@@ -38,9 +38,8 @@ class IRNet(nn.Module):
         channels = [shapes[f].channels for f in self.in_features]
         self.disp_head = DisplacementBranch(channels, disp_channels, disp_gn_groups, tuple(disp_context_dilations))
         self.boundary_head = BoundaryBranch(channels, boundary_channels, boundary_gn_groups)
-        if bfloat16:  # D, B and the losses stay float32
-            for module in (self.backbone, self.disp_head, self.boundary_head):
-                bfloat16_forward(module)
+        for module in (self.backbone, self.disp_head, self.boundary_head):  # D, B and the losses stay float32
+            bfloat16_forward(module) if bfloat16 else channels_last(module)
         self.train_radius = train_radius
         self.loss_weights = tuple(loss_weights)
         self.freeze_backbone = freeze_backbone
