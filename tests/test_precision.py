@@ -1,11 +1,12 @@
-"""bfloat16 autocast wrapper (MODEL.BFLOAT16): float32 outputs, unchanged checkpoints, the CPU fallback."""
+"""bfloat16 autocast wrapper (MODEL.BFLOAT16): float32 outputs, unchanged checkpoints, the CPU fallback; channels-last
+weights in float32."""
 import pytest
 import torch
 from torch import nn
 
 from irnet_wsis.config import setup_cfg
 from irnet_wsis.modeling import precision
-from irnet_wsis.modeling.precision import bfloat16_forward, to_float32
+from irnet_wsis.modeling.precision import bfloat16_forward, channels_last, to_float32
 
 
 class TwoOutputs(nn.Module):
@@ -34,6 +35,33 @@ def test_outputs_float32_close_to_float32_model_and_same_state_dict():
     torch.testing.assert_close(out["a"], ref["a"], atol=0.05, rtol=0.02)
     out["a"].sum().backward()  # gradients reach the float32 weights
     assert wrapped.conv.weight.grad.dtype == torch.float32
+
+
+def test_channels_last_keeps_float32_outputs_state_dict_and_gradients():
+    torch.manual_seed(0)
+    plain = TwoOutputs()
+    moved = TwoOutputs()
+    moved.load_state_dict(plain.state_dict())
+    assert channels_last(moved) is moved
+    assert moved.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert list(moved.state_dict()) == list(plain.state_dict())
+    x = torch.randn(2, 3, 8, 8)  # an NCHW input: the convolution follows its weights
+    out = moved(x)["a"]
+    assert out.dtype == torch.float32 and out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, plain(x)["a"], atol=1e-5, rtol=1e-5)
+    out.sum().backward()
+    assert moved.conv.weight.grad.dtype == torch.float32
+
+
+def test_cam_net_and_irnet_float32_weights_channels_last():
+    from detectron2.modeling import build_model
+
+    cfg = setup_cfg("configs/synthetic/irnet_pseudo.yaml", ["MODEL.BFLOAT16", "False"], freeze=False)
+    for arch in ("CAMNet", "IRNet"):
+        cfg.MODEL.META_ARCHITECTURE = arch
+        model = build_model(cfg)
+        weights = [p for p in model.parameters() if p.dim() == 4]
+        assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights), arch
 
 
 def test_to_float32_nested():

@@ -39,7 +39,7 @@ class IRNet(nn.Module):
         self.disp_head = DisplacementBranch(channels, disp_channels, disp_gn_groups, tuple(disp_context_dilations))
         self.boundary_head = BoundaryBranch(channels, boundary_channels, boundary_gn_groups)
         for module in (self.backbone, self.disp_head, self.boundary_head):  # D, B and the losses stay float32
-            bfloat16_forward(module) if bfloat16 else channels_last(module)
+            (bfloat16_forward if bfloat16 else channels_last)(module)
         self.train_radius = train_radius
         self.loss_weights = tuple(loss_weights)
         self.freeze_backbone = freeze_backbone

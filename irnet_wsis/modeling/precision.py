@@ -7,6 +7,7 @@ walk and every saved output stay float32. On the 2-core development machine (Xeo
 a training step of the synthetic CAM network takes 0.23 s instead of 1.02 s and its multi-scale inference
 0.41 s instead of 2.47 s (``benchmarks/cpu_precision.py``, benchmarks/RESULTS.md). On a CPU without bfloat16
 units oneDNN emulates it, slower than float32: :func:`resolve_bfloat16` turns the option off there.
+In float32 the CAM network and IRNet keep the channels-last weights (:func:`channels_last`).
 """
 import functools
 import logging
