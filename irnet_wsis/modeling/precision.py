@@ -88,7 +88,7 @@ def bfloat16_forward(module: nn.Module, method: str = "forward") -> nn.Module:
     The module's class, parameters and state-dict keys are unchanged (checkpoints load either way); only this
     instance's ``method`` (``forward``, or another method that runs its layers) is wrapped. Returns ``module``.
     """
-    module.to(memory_format=torch.channels_last)
+    channels_last(module)
     _autocast_method(module, method)
     return module
 
