@@ -73,6 +73,9 @@ def add_irnet_config(cfg):
     # res5 through the ImageNet classifier's conv_head + BN + ReLU6 (1280 ch for Lite0): the features its
     # 1000-class layer reads, needed by MODEL.CAM.HEAD_INIT_CLASS_MAP
     _C.MODEL.EFFICIENTNET.CONV_HEAD = False
+    # with NORM "FrozenBN": each BN's affine computed inside the convolution before it (same outputs up to
+    # rounding; the CAM inference of Lite2 spent half its time in the affine's passes, benchmarks/RESULTS.md)
+    _C.MODEL.EFFICIENTNET.FOLD_FROZEN_BN = True
 
     # ------------------------------------------------------------------ #
     # Stage 1: CAM network (Sec. 3)

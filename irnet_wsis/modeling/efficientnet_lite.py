@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 
+from ..layers import fold_frozen_norm
 from .backbone import fpn_on
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "imagenet_class_weights",
     "build_efficientnet_lite_backbone",
     "build_efficientnet_lite_fpn_backbone",
+    "conv_norm_pairs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -118,6 +120,21 @@ def imagenet_class_weights(index_lists, variant="lite0"):
     return torch.stack(rows)
 
 
+def conv_norm_pairs(body, head=None):
+    """Every (convolution, norm) pair of a timm EfficientNet feature extractor whose convolution feeds only its
+    norm, in forward order: the stem, each block's (a depthwise-separable block: ``conv_dw``/``bn1``,
+    ``conv_pw``/``bn2``; an inverted residual: ``conv_pw``/``bn1``, ``conv_dw``/``bn2``, ``conv_pwl``/``bn3``), and
+    ``head`` (``Sequential(conv_head, bn2)``) if given."""
+    pairs = [(body.conv_stem, body.bn1)]
+    for block in (b for stage in body.blocks for b in stage):
+        names = (("conv_pw", "bn1"), ("conv_dw", "bn2"), ("conv_pwl", "bn3")) if hasattr(block, "conv_pwl") \
+            else (("conv_dw", "bn1"), ("conv_pw", "bn2"))
+        pairs += [(getattr(block, c), getattr(block, n)) for c, n in names]
+    if head is not None:
+        pairs.append((head[0], head[1]))
+    return pairs
+
+
 class EfficientNetLite(Backbone):
     """timm EfficientNet-Lite feature extractor as a Detectron2 backbone.
 
@@ -133,11 +150,13 @@ class EfficientNetLite(Backbone):
             code) or "BN" (trainable).
         conv_head: append the ImageNet classifier's conv_head + BN + ReLU6 to res5
             (part of res5 for ``freeze_at``).
+        fold_frozen_bn: with ``norm`` "FrozenBN", compute each BN's affine inside the convolution before it
+            (:func:`irnet_wsis.layers.fold_frozen_norm`; the same outputs up to rounding, fewer memory passes).
     Input: (N, 3, H, W) RGB scaled to [-1, 1]. Output: {name: (N, C, ceil(H/s), ceil(W/s))}.
     """
 
     def __init__(self, variant="lite0", output_stride=32, pretrained=True, out_features=_NAMES, freeze_at=0,
-                 norm="FrozenBN", conv_head=False):
+                 norm="FrozenBN", conv_head=False, fold_frozen_bn=True):
         super().__init__()
         import timm
         from timm.layers import freeze_batch_norm_2d
@@ -163,6 +182,9 @@ class EfficientNetLite(Backbone):
             self.body = freeze_batch_norm_2d(self.body)
             if self.head is not None:
                 self.head = freeze_batch_norm_2d(self.head)
+            if fold_frozen_bn:
+                for conv, bn in conv_norm_pairs(self.body, self.head):
+                    fold_frozen_norm(conv, bn)
         self._out_features = [n for n in _NAMES if n in out_features]
         self._channels = dict(zip(_NAMES, self.body.feature_info.channels()))
         if self.head is not None:
@@ -212,10 +234,10 @@ class EfficientNetLite(Backbone):
 @BACKBONE_REGISTRY.register()
 def build_efficientnet_lite_backbone(cfg, input_shape=None):
     """EfficientNet-Lite from cfg.MODEL.EFFICIENTNET (VARIANT, OUTPUT_STRIDE, PRETRAINED, OUT_FEATURES,
-    FREEZE_AT, NORM, CONV_HEAD)."""
+    FREEZE_AT, NORM, CONV_HEAD, FOLD_FROZEN_BN)."""
     e = cfg.MODEL.EFFICIENTNET
     return EfficientNetLite(e.VARIANT, e.OUTPUT_STRIDE, e.PRETRAINED, e.OUT_FEATURES, e.FREEZE_AT, e.NORM,
-                            e.CONV_HEAD)
+                            e.CONV_HEAD, e.FOLD_FROZEN_BN)
 
 
 @BACKBONE_REGISTRY.register()
