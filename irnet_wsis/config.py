@@ -74,7 +74,8 @@ def add_irnet_config(cfg):
     # 1000-class layer reads, needed by MODEL.CAM.HEAD_INIT_CLASS_MAP
     _C.MODEL.EFFICIENTNET.CONV_HEAD = False
     # with NORM "FrozenBN": each BN's affine computed inside the convolution before it (same outputs up to
-    # rounding; the CAM inference of Lite2 spent half its time in the affine's passes, benchmarks/RESULTS.md)
+    # rounding; Lite2's CAM inference spent half its CPU time in the affine's passes: 0.91 s a photo folded, 1.91
+    # unfolded, benchmarks/RESULTS.md)
     _C.MODEL.EFFICIENTNET.FOLD_FROZEN_BN = True
 
     # ------------------------------------------------------------------ #
