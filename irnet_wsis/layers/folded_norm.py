@@ -10,7 +10,10 @@ unfolded on 2 AMD EPYC cores (``benchmarks/cam_inference_profile.py``, benchmark
 
 The folded weight is computed on every forward from the module's own tensors: parameters, buffers and state-dict
 keys are unchanged (checkpoints load either way), a convolution that trains gets its gradient through ``W * s``,
-and the result is the unfolded module's up to floating-point rounding.
+and the result is the unfolded module's up to floating-point rounding. PyTorch's
+``torch.nn.utils.fusion.fuse_conv_bn_weights`` computes the same ``W * s`` and bias but returns them as new leaf
+``Parameter``s: a snapshot that no gradient reaches ``W`` through, which suits a network folded once for inference,
+not the CAM network and IRNet that train on top of their frozen BNs.
 """
 import types
 
