@@ -5,7 +5,7 @@
 # (configs/coco/lite0_mask_rcnn.yaml) trained three ways on the same train photos (the CAM row's labels, the
 # full method's labels, the ground-truth masks) and evaluated on the 165 val photos. Prints one table at the end.
 #   bash benchmarks/real_photos.sh [WORK] [-- cfg opts of the pseudo-label config]
-# e.g. bash benchmarks/real_photos.sh output/real_photos -- MODEL.IRNET.DISP_CONTEXT_DILATIONS "(1,2,4,8)"
+# e.g. bash benchmarks/real_photos.sh output/real_photos -- MODEL.IRNET.TEST_SCALE 0.75
 # MASK_OPTS="SOLVER.MAX_ITER 2" (environment) adds overrides to the three Mask R-CNN runs. MASK_TRAININGS=N trains each
 # row N times (WORK/mask_rcnn_<row>, then _2 .. _N; a training with its metrics already there is kept) and prints
 # every training and each row's mean: at 500 iterations trainings on one label set differ by up to 9.6 AP^r_50

@@ -6,7 +6,7 @@ the pseudo instances of every ground-truth image of ``PIPELINE.GT_DATASET`` once
 processes, one torch thread each) and prints AP^r_50 / AP^r_70 and the instance count per set. Writes nothing.
 
     python benchmarks/synthesis_sweep.py --config-file configs/coco/lite0_pseudo.yaml --method full \\
-        --sets "SYNTHESIS.CENTROID_THRESHOLD 2.5;SYNTHESIS.FULL_WALK class SYNTHESIS.MIN_SPLIT_FRACTION 0.2" \\
+        --sets "SYNTHESIS.CENTROID_THRESHOLD 2.5;SYNTHESIS.SUBTRACT_MEAN False SYNTHESIS.REFINE_ITERATIONS 300" \\
         PIPELINE.WORK_DIR W [more options shared by every set]
 """
 import argparse

@@ -84,10 +84,6 @@ def add_irnet_config(cfg):
     _C.MODEL.CAM = CN()
     _C.MODEL.CAM.NUM_CLASSES = 20
     _C.MODEL.CAM.IN_FEATURE = "res5"
-    # Spatial pooling of the class score maps into image logits: "gap" (paper), "lse" (log-mean-exp,
-    # sharpness POOLING_PARAM = r) or "topk" (mean of the top POOLING_PARAM fraction of locations).
-    _C.MODEL.CAM.POOLING = "gap"
-    _C.MODEL.CAM.POOLING_PARAM = 0.0
     # YAML {class name: [ImageNet-1k indices]} (configs/class_maps/imagenet_to_voc.yaml): each classifier row
     # starts as the mean of those rows of the ImageNet classifier (EfficientNet-Lite with CONV_HEAD True);
     # classes with no index keep the random start. "": random start (paper).
@@ -156,9 +152,6 @@ def add_irnet_config(cfg):
     _C.MODEL.IRNET.REGION_BOUNDARIES = False
     _C.MODEL.IRNET.DISP_CHANNELS = 256  # 1x1 convs reduce each level to <= 256
     _C.MODEL.IRNET.DISP_GN_GROUPS = 16
-    # Dilations of 3x3 convs on the coarsest level of the displacement branch (not the paper, whose branch
-    # is 1x1 convs only: D sees what one backbone feature sees). () : the paper.
-    _C.MODEL.IRNET.DISP_CONTEXT_DILATIONS = ()
     _C.MODEL.IRNET.BOUNDARY_CHANNELS = 32  # code: 32 per level, 5 levels -> 160
     _C.MODEL.IRNET.BOUNDARY_GN_GROUPS = 4
     # Gradients reaching the displacement branch are scaled by this (paper: x10).
@@ -248,12 +241,6 @@ def add_irnet_config(cfg):
     _C.SYNTHESIS.SEMANTIC_CRF.ENABLED = False
     # Components under this share of the image get score 0 (code: 1%).
     _C.SYNTHESIS.MIN_AREA_FRACTION = 0.01
-    # > 0 (not the paper; method "full"): D may split a connected region of one class only into instances of at
-    # least this share of it; smaller ones join the nearest such instance (synthesis.merge_small_splits).
-    _C.SYNTHESIS.MIN_SPLIT_FRACTION = 0.0
-    # Method "full": "instance" (the paper, Eqs. 11-13: each instance's CAM walked on its own) or "class" (not the
-    # paper: the class CAMs walked as in the boundary row, each class region then cut by D's instance map).
-    _C.SYNTHESIS.FULL_WALK = "instance"
     # Instances with a score under this are not exported.
     _C.SYNTHESIS.MIN_SCORE = 0.0
     # Variant: "full" (D + B), "boundary" (CAM + B, connected components),

@@ -93,27 +93,6 @@ def test_flip_multiscale_merge_is_symmetric_for_symmetric_input():
     assert torch.all(cam_full <= 1.0) and torch.all(cam_full.flatten(1).max(1).values > 0.9)
 
 
-def test_score_pooling_on_a_known_map():
-    import math
-
-    import pytest
-
-    from irnet_wsis.modeling.cam_net import pool_scores
-
-    scores = torch.tensor([0.0, 0.0, 0.0, 4.0]).view(1, 1, 2, 2)
-    assert pool_scores(scores, "gap").item() == pytest.approx(1.0)
-    # log-mean-exp: (1/r) log((3 + e^{4r}) / 4); r = 1 -> log((3 + e^4) / 4)
-    assert pool_scores(scores, "lse", 1.0).item() == pytest.approx(math.log((3 + math.exp(4.0)) / 4), abs=1e-5)
-    assert pool_scores(scores, "lse", 1e-4).item() == pytest.approx(1.0, abs=1e-3)  # -> mean
-    assert pool_scores(scores, "lse", 50.0).item() == pytest.approx(4.0 - math.log(4) / 50, abs=1e-5)  # -> max
-    assert pool_scores(scores, "topk", 0.25).item() == pytest.approx(4.0)  # the top location
-    assert pool_scores(scores, "topk", 0.5).item() == pytest.approx(2.0)  # mean of 4 and 0
-    assert pool_scores(scores, "topk", 0.01).item() == pytest.approx(4.0)  # at least one location
-    for pooling, param in (("lse", 0.0), ("topk", 1.5), ("max", 0.0)):
-        with pytest.raises(ValueError, match="MODEL.CAM.POOLING"):
-            pool_scores(scores, pooling, param)
-
-
 def test_gap_pooling_equals_classifying_the_averaged_features():
     torch.manual_seed(0)
     feature = torch.randn(1, 2, 3, 4)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from irnet_wsis.pseudo.synthesis import merge_small_splits, synthesize_instances, synthesize_semantic
+from irnet_wsis.pseudo.synthesis import synthesize_instances, synthesize_semantic
 
 
 def _two_touching_squares():
@@ -44,55 +44,6 @@ def test_full_method_splits_touching_same_class_instances():
         ious = [np.logical_and(o["mask"], want).sum() / np.logical_or(o["mask"], want).sum() for o in big]
         assert max(ious) > 0.7
     assert all(o["mask"].shape == (64, 96) for o in out)
-
-
-def test_full_method_class_walk_cuts_the_class_region_along_d():
-    cam, d, b, left, right = _two_touching_squares()
-    out = synthesize_instances(cam, torch.tensor([3]), d, b, (64, 96), method="full", centroid_threshold=1.0,
-                               steps=8, walk="class")
-    big = [o for o in out if o["score"] > 0]
-    assert len(big) == 2 and all(o["category_id"] == 3 for o in big)
-    # the class region is the boundary row's, cut where D's two centroids meet: the squares' seam at x = 48 px
-    union = np.any([o["mask"] for o in big], axis=0)
-    boundary_row = [o for o in synthesize_instances(cam, torch.tensor([3]), d, b, (64, 96), method="boundary", steps=8)
-                    if o["score"] > 0]
-    assert np.array_equal(union, boundary_row[0]["mask"])
-    for target in (left, right):
-        want = _upsampled(target) & union
-        assert max((o["mask"] & want).sum() / (o["mask"] | want).sum() for o in big) == 1.0
-    with pytest.raises(ValueError, match="pixel"):
-        synthesize_instances(cam, torch.tensor([3]), d, b, (64, 96), walk="pixel")
-
-
-def _instance(mask, category=0, score=1.0):
-    return {"category_id": category, "mask": np.asarray(mask, bool), "score": score}
-
-
-def test_merge_small_splits_gives_small_pieces_to_the_nearest_large_one():
-    # one class region 4 x 10 cut into columns 0-3 (16 cells), 4 (4 cells), 5-9 (20 cells); share 0.1, 0.4, 0.5
-    cols = np.arange(10)[None].repeat(4, 0)
-    left, middle, right = cols < 4, cols == 4, cols > 4
-    pad = lambda m: np.pad(m, ((0, 0), (0, 3)))  # noqa: E731
-    other_class = np.zeros((4, 13), bool)
-    other_class[:, 11:] = True  # touches nothing of class 0; a class of its own
-    instances = [_instance(pad(left), score=0.9), _instance(pad(middle), score=0.8),
-                 _instance(pad(right), score=0.7), _instance(other_class, category=1, score=0.5)]
-    assert merge_small_splits(instances, 0.0) is instances
-    out = merge_small_splits(instances, 0.2)  # the middle column (0.1) goes, to the nearer large piece
-    assert [o["score"] for o in out] == [0.9, 0.7, 0.5]
-    # the middle column is 1 cell from both large pieces: it goes whole to one of them, which keeps its score
-    assert out[0]["mask"].sum() + out[1]["mask"].sum() == 40
-    assert out[0]["mask"][:, 4].all() or out[1]["mask"][:, 4].all()
-    assert np.array_equal(out[0]["mask"][:, :4], pad(left)[:, :4])
-    assert np.array_equal(out[1]["mask"][:, 5:], pad(right)[:, 5:])
-    assert np.array_equal(out[2]["mask"], other_class)
-    out = merge_small_splits(instances, 0.45)  # only the right piece (0.5) is large: the region is one instance
-    assert [o["score"] for o in out] == [0.7, 0.5] and np.array_equal(out[0]["mask"], pad(cols >= 0))
-    out = merge_small_splits(instances, 0.9)  # none is large: all join the largest
-    assert [o["score"] for o in out] == [0.7, 0.5] and out[0]["mask"].sum() == 40
-    # pieces of one class that do not touch stay apart whatever their size
-    apart = [_instance(pad(cols < 2)), _instance(pad(cols > 7))]
-    assert len(merge_small_splits(apart, 0.9)) == 2
 
 
 def test_cam_and_boundary_methods_merge_touching_instances():

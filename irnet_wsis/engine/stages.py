@@ -284,8 +284,6 @@ def synthesis_kwargs(cfg, method=None):
         "centroid_min_mass": s.CENTROID_MIN_MASS,
         "background_threshold": s.BACKGROUND_THRESHOLD,
         "min_area_fraction": s.MIN_AREA_FRACTION,
-        "min_split_fraction": s.MIN_SPLIT_FRACTION,
-        "walk": s.FULL_WALK,
         "cam_threshold": s.CAM_THRESHOLD,
     }
 

@@ -1,16 +1,13 @@
 """CAMNet: the classification network whose class activation maps seed everything (Sec. 3).
 
 Backbone (output stride 16) -> 1x1 conv classifier without bias -> spatial
-pooling of the class score maps, trained with the multi-label soft-margin loss.
-The paper pools by global average (equal to classifying the averaged features);
-``MODEL.CAM.POOLING`` also offers log-sum-exp and top-k mean pooling, which ask a
-class to score high where it is rather than on average over the image (meant for
-small objects in large photos; log-sum-exp measured no better on coco_mini,
-docs/ablations.md). ``MODEL.CAM.HEAD_INIT_CLASS_MAP`` starts the classifier
+average pooling of the class score maps (equal to classifying the averaged features, as
+the paper), trained with the multi-label soft-margin loss (log-sum-exp pooling measured no
+better on coco_mini and went; docs/ablations.md, "coco_mini: CAM backbones").
+``MODEL.CAM.HEAD_INIT_CLASS_MAP`` starts the classifier
 from ImageNet's (``imagenet_classifier_init``). The CAM of class c is ReLU(phi_c^T f(x)) divided by
 its maximum (Eq. 1); classes not in the image are zero.
 """
-import math
 import os
 from typing import Dict, List
 
@@ -23,7 +20,7 @@ from torch import nn
 
 from .precision import bfloat16_forward, channels_last
 
-__all__ = ["CAMNet", "normalize_cams", "pool_scores", "imagenet_classifier_init"]
+__all__ = ["CAMNet", "normalize_cams", "imagenet_classifier_init"]
 
 
 def normalize_cams(cams: torch.Tensor, labels: torch.Tensor = None, eps: float = 1e-5) -> torch.Tensor:
@@ -69,32 +66,6 @@ def imagenet_classifier_init(cfg):
     return imagenet_class_weights([class_map.get(c) or [] for c in classes], cfg.MODEL.EFFICIENTNET.VARIANT)
 
 
-def pool_scores(scores: torch.Tensor, pooling: str = "gap", param: float = 0.0) -> torch.Tensor:
-    """Image-level class logits from class score maps.
-
-    Args:
-        scores: (N, C, h, w) phi_c^T f(x) at every location (not ReLU'd).
-        pooling: "gap" (mean; the paper), "lse" (log-mean-exp with sharpness ``param`` = r:
-            (1/r) log mean exp(r s), the mean as r -> 0 and the max as r -> inf), or "topk"
-            (mean of the ``param`` fraction of highest locations, at least one).
-    Returns:
-        (N, C) logits.
-    """
-    flat = scores.flatten(2)
-    if pooling == "gap":
-        return flat.mean(dim=2)
-    if pooling == "lse":
-        if param <= 0:
-            raise ValueError(f"MODEL.CAM.POOLING_PARAM must be > 0 for lse pooling, got {param}")
-        return (torch.logsumexp(param * flat, dim=2) - math.log(flat.shape[2])) / param
-    if pooling == "topk":
-        if not 0 < param <= 1:
-            raise ValueError(f"MODEL.CAM.POOLING_PARAM must be in (0, 1] for topk pooling, got {param}")
-        k = max(1, int(math.ceil(param * flat.shape[2])))
-        return flat.topk(k, dim=2).values.mean(dim=2)
-    raise ValueError(f"MODEL.CAM.POOLING must be gap, lse or topk, got {pooling!r}")
-
-
 @META_ARCH_REGISTRY.register()
 class CAMNet(nn.Module):
     """Multi-label classifier with class activation maps.
@@ -107,11 +78,8 @@ class CAMNet(nn.Module):
 
     @configurable
     def __init__(self, *, backbone, in_feature, num_classes, pixel_mean, pixel_std, input_format="RGB",
-                 pooling="gap", pooling_param=0.0, classifier_init=None, bfloat16=False):
+                 classifier_init=None, bfloat16=False):
         super().__init__()
-        pool_scores(torch.zeros(1, 1, 1, 1), pooling, pooling_param)  # one-line error on a bad setting now
-        self.pooling = pooling
-        self.pooling_param = pooling_param
         self.backbone = bfloat16_forward(backbone) if bfloat16 else channels_last(backbone)  # CAMs stay float32
         self.in_feature = in_feature
         self.input_format = input_format
@@ -137,8 +105,6 @@ class CAMNet(nn.Module):
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
             "input_format": cfg.INPUT.FORMAT,
-            "pooling": cfg.MODEL.CAM.POOLING,
-            "pooling_param": cfg.MODEL.CAM.POOLING_PARAM,
             "classifier_init": imagenet_classifier_init(cfg),
             "bfloat16": cfg.MODEL.BFLOAT16,
         }
@@ -162,7 +128,7 @@ class CAMNet(nn.Module):
     def forward(self, batched_inputs: List[Dict]):
         images = self.normalize(torch.stack([x["image"] for x in batched_inputs]))
         scores = self.classifier(self.features(images))
-        logits = pool_scores(scores, self.pooling, self.pooling_param)
+        logits = scores.flatten(2).mean(dim=2)  # (N, C): global average pooling
         if self.training:
             labels = torch.stack([x["labels"] for x in batched_inputs]).to(logits)
             return {"loss_cls": F.multilabel_soft_margin_loss(logits, labels)}

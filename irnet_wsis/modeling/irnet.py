@@ -26,7 +26,7 @@ __all__ = ["IRNet"]
 @META_ARCH_REGISTRY.register()
 class IRNet(nn.Module):
     @configurable
-    def __init__(self, *, backbone, in_features, disp_channels=256, disp_gn_groups=16, disp_context_dilations=(),
+    def __init__(self, *, backbone, in_features, disp_channels=256, disp_gn_groups=16,
                  boundary_channels=32, boundary_gn_groups=4, train_radius=10, loss_weights=(1.0, 1.0, 1.0),
                  freeze_backbone=True, test_flip=True, test_scale=1.0, disp_pairs_within="class",
                  region_boundaries=False, region_mean_weight=0.0, region_centroid_weight=0.0, pixel_mean, pixel_std,
@@ -36,7 +36,7 @@ class IRNet(nn.Module):
         self.in_features = list(in_features)
         shapes = backbone.output_shape()
         channels = [shapes[f].channels for f in self.in_features]
-        self.disp_head = DisplacementBranch(channels, disp_channels, disp_gn_groups, tuple(disp_context_dilations))
+        self.disp_head = DisplacementBranch(channels, disp_channels, disp_gn_groups)
         self.boundary_head = BoundaryBranch(channels, boundary_channels, boundary_gn_groups)
         for module in (self.backbone, self.disp_head, self.boundary_head):  # D, B and the losses stay float32
             (bfloat16_forward if bfloat16 else channels_last)(module)
@@ -73,7 +73,6 @@ class IRNet(nn.Module):
             "in_features": c.IN_FEATURES,
             "disp_channels": c.DISP_CHANNELS,
             "disp_gn_groups": c.DISP_GN_GROUPS,
-            "disp_context_dilations": c.DISP_CONTEXT_DILATIONS,
             "boundary_channels": c.BOUNDARY_CHANNELS,
             "boundary_gn_groups": c.BOUNDARY_GN_GROUPS,
             "train_radius": c.TRAIN_RADIUS,

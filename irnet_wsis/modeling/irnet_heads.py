@@ -4,7 +4,7 @@ Both take the five backbone levels (stem s4, res2 s4, res3 s8, res4 s16, res5
 s16 for the paper's ResNet) and output maps on the stride-4 grid (the size of
 the finest level). Every conv but the last is followed by GroupNorm + ReLU.
 """
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 import torch
 import torch.nn.functional as F
@@ -28,22 +28,17 @@ class DisplacementBranch(nn.Module):
     1x1 conv per level to min(C, ``channels``); a top-down pathway from the
     coarsest level: resize to the next level (x2, or x1 where res4/res5 share
     a stride), concatenate, 1x1 conv; then three 1x1 convs to 2 channels.
-    ``context_dilations`` (not the paper; empty: the paper): 3x3 convs (GN + ReLU) with these dilations,
-    one after the other, on the coarsest reduced level before the top-down pathway. The paper's branch
-    is pixelwise on the backbone's features, so D at a pixel can only be as far-sighted as the backbone;
-    each conv here widens its view by 2 x dilation cells of the coarsest level.
+    Pixelwise on the backbone's features, as the paper: D at a pixel is as far-sighted as the backbone
+    (3x3 dilated context convs on the coarsest level learned a position prior from the zero padding on
+    real photos, not a centroid field, and went; docs/ablations.md, "Real photos: relation thresholds and
+    IRNet's displacement field").
     """
 
-    def __init__(self, in_channels: List[int], channels: int = 256, gn_groups: int = 16,
-                 context_dilations: Tuple[int, ...] = ()):
+    def __init__(self, in_channels: List[int], channels: int = 256, gn_groups: int = 16):
         super().__init__()
         reduced = [min(c, channels) for c in in_channels]
         self.reduce = nn.ModuleList(conv1x1_gn_relu(c, r, _groups(r, gn_groups)) for c, r in zip(in_channels, reduced))
         top_channels = reduced[-1]
-        self.context = nn.Sequential(*(
-            nn.Sequential(nn.Conv2d(top_channels, top_channels, 3, padding=d, dilation=d, bias=False),
-                          nn.GroupNorm(_groups(top_channels, gn_groups), top_channels), nn.ReLU(inplace=True))
-            for d in context_dilations))
         # merge k combines the running top-down map with level (L - 2 - k)
         self.merge = nn.ModuleList()
         running = top_channels
@@ -58,7 +53,7 @@ class DisplacementBranch(nn.Module):
 
     def forward(self, levels: List[torch.Tensor]) -> torch.Tensor:
         reduced = [conv(x) for conv, x in zip(self.reduce, levels)]
-        top = self.context(reduced[-1])
+        top = reduced[-1]
         for merge, lateral in zip(self.merge, reversed(reduced[:-1])):
             if top.shape[-2:] != lateral.shape[-2:]:
                 top = F.interpolate(top, size=lateral.shape[-2:], mode="bilinear", align_corners=False)

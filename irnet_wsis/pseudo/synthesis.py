@@ -5,10 +5,6 @@ Methods (``method``):
   once, random walk of M_ck * (1 - B) (Eq. 13), scores divided by their global
   maximum, a background plane at ``background_threshold``, argmax, upsampling
   to image size; each (c, k) region split into 4-connected components.
-  With ``min_split_fraction`` > 0 (not the paper) a connected region of one class keeps D's split only
-  into pieces of at least that share of it; smaller pieces join the nearest kept piece
-  (``merge_small_splits``). With ``walk`` "class" (not the paper) the class CAMs are walked as in the
-  boundary row and each class region is cut by D's instance map instead.
 - ``"boundary"``: the same without D (one map per class), instances = connected
   components of each class region ("CAM + Class Boundary").
 - ``"cam"``: CAMs upsampled, thresholded against ``cam_threshold``, connected
@@ -21,10 +17,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .instances import grow_large_pieces, instance_map
+from .instances import instance_map
 from .random_walk import random_walk
 
-__all__ = ["synthesize_instances", "merge_small_splits", "synthesize_semantic", "semantic_scores", "semantic_labels",
+__all__ = ["synthesize_instances", "synthesize_semantic", "semantic_scores", "semantic_labels",
            "upsample_scores", "crf_refine_label_map"]
 
 
@@ -50,9 +46,9 @@ def _label_with_plane(scores: torch.Tensor, threshold: float) -> torch.Tensor:
     return torch.cat([plane, scores]).argmax(dim=0)
 
 
-def _components(label, normalized, owners, image_area, min_area_fraction, score_rows=None):
-    """Split each map's region into 4-connected components -> instances. Label m (> 0) is map m - 1 of ``owners``;
-    its scores are ``normalized[m - 1]``, or ``normalized[score_rows[m - 1]]`` when given."""
+def _components(label, normalized, owners, image_area, min_area_fraction):
+    """Split each map's region into 4-connected components -> instances. Label m (> 0) is map m - 1 of ``owners``,
+    its scores ``normalized[m - 1]``."""
     instances = []
     label_np = label.cpu().numpy()
     for m in np.unique(label_np):
@@ -60,59 +56,13 @@ def _components(label, normalized, owners, image_area, min_area_fraction, score_
             continue
         region = (label_np == m).astype(np.uint8)
         n, comp = cv2.connectedComponents(region, connectivity=4)
-        score_map = normalized[m - 1 if score_rows is None else score_rows[m - 1]].cpu().numpy()
+        score_map = normalized[m - 1].cpu().numpy()
         for j in range(1, n):
             mask = comp == j
             area = int(mask.sum())
             score = float(score_map[mask].max()) if area >= min_area_fraction * image_area else 0.0
             instances.append({"category_id": int(owners[m - 1]), "mask": mask, "score": score})
     return instances
-
-
-def merge_small_splits(instances, min_fraction):
-    """Give back D's small splits: in every 4-connected region of one class (the union of its instances' masks),
-    instances under ``min_fraction`` of the region's area join the nearest instance of at least that share (the
-    largest one if none is), pixel by pixel (Euclidean distance); a joined instance keeps its score.
-
-    Args:
-        instances: list of {"category_id", "mask": bool (H, W) numpy, "score"}, each mask 4-connected.
-        min_fraction: share of the region, in [0, 1]; 0 returns ``instances`` unchanged.
-    Returns:
-        the list without the small instances, the masks of those they joined grown (new dicts).
-    """
-    if min_fraction <= 0 or len(instances) < 2:
-        return instances
-    out = [dict(inst) for inst in instances]
-    dropped = set()
-    for category in {inst["category_id"] for inst in out}:
-        members = [i for i, inst in enumerate(out) if inst["category_id"] == category]
-        if len(members) < 2:
-            continue
-        union = np.any([out[i]["mask"] for i in members], axis=0).astype(np.uint8)
-        _, regions = cv2.connectedComponents(union, connectivity=4)
-        by_region = {}
-        for i in members:
-            ys, xs = np.nonzero(out[i]["mask"])
-            if len(ys):
-                by_region.setdefault(int(regions[ys[0], xs[0]]), []).append(i)
-        for region_id, pieces in by_region.items():
-            if len(pieces) < 2:
-                continue
-            ys, xs = np.nonzero(regions == region_id)
-            y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-            ids = np.zeros((y1 - y0, x1 - x0), np.int64)  # 1 + position in ``pieces``
-            for j, i in enumerate(pieces):
-                ids[out[i]["mask"][y0:y1, x0:x1]] = j + 1
-            labels, kept = grow_large_pieces(ids, regions[y0:y1, x0:x1] == region_id, min_fraction * len(ys))
-            if len(kept) == len(pieces):
-                continue
-            for j, piece in enumerate(kept):
-                i = pieces[piece - 1]
-                mask = out[i]["mask"].copy()
-                mask[y0:y1, x0:x1] |= labels == j + 1
-                out[i]["mask"] = mask
-            dropped.update(i for j, i in enumerate(pieces) if j + 1 not in kept)
-    return [inst for i, inst in enumerate(out) if i not in dropped]
 
 
 def _check_shapes(cams, classes, image_size, displacement, boundary):
@@ -143,7 +93,7 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, *, m
                          steps=256, refine_iterations=100, centroid_threshold=2.5, mean_displacement=None,
                          background_threshold=0.25, min_area_fraction=0.01, cam_threshold=0.25,
                          centroid_rule="magnitude", centroid_min_mass=2.0,
-                         refine_min_norm=0.0, min_split_fraction=0.0, walk="instance"):
+                         refine_min_norm=0.0):
     """Pseudo instances of one image.
 
     Args:
@@ -152,9 +102,6 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, *, m
         image_size: (H, W).
         centroid_rule: "magnitude" (the paper) or "landing" (CAM mass of refined vectors >= centroid_min_mass).
         refine_min_norm: vectors of D shorter than this (grid pixels) are zero before Eq. 10; 0: the paper.
-        min_split_fraction: > 0 (not the paper): ``merge_small_splits`` on the full method's instances.
-        walk: "instance" (the paper, Eqs. 11-13: each instance's CAM walked on its own) or "class" (not the paper:
-            the class CAMs walked as in the boundary row, each class region then cut by D's instance map).
     Returns:
         list of {"category_id": int, "mask": bool (H, W) numpy, "score": float}.
     """
@@ -173,20 +120,11 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, *, m
         return _components(label, normalized, classes.tolist(), H * W, min_area_fraction)
     if method != "full":
         raise ValueError(f"unknown synthesis method {method!r} (full, boundary, cam)")
-    if walk not in ("instance", "class"):
-        raise ValueError(f"unknown full-method walk {walk!r} (instance, class)")
     if centroid_rule not in ("magnitude", "landing"):
         raise ValueError(f"unknown centroid rule {centroid_rule!r} (magnitude, landing)")
     cam_max = cams.max(dim=0).values
     inst, k = instance_map(displacement, refine_iterations, centroid_threshold, mean_displacement,
                            cam_max if centroid_rule == "landing" else None, centroid_min_mass, refine_min_norm)
-    if walk == "class":
-        label, normalized = _walked_labels(cams, boundary, image_size, radius, beta, steps, background_threshold)
-        inst_up = inst.repeat_interleave(4, dim=0).repeat_interleave(4, dim=1)[:H, :W]
-        label = torch.where(label > 0, (label - 1) * k + inst_up + 1, torch.zeros_like(label))
-        instances = _components(label, normalized, classes.repeat_interleave(k).tolist(), H * W, min_area_fraction,
-                                score_rows=torch.arange(len(classes)).repeat_interleave(k).tolist())
-        return merge_small_splits(instances, min_split_fraction)
     # Eq. 11 for every (c, k) at once; pairs with no CAM mass are dropped
     per_instance = torch.nn.functional.one_hot(inst, k).permute(2, 0, 1).float()  # (k, h, w)
     maps = (cams[:, None] * per_instance[None]).flatten(0, 1)  # (K * k, h, w)
@@ -196,8 +134,7 @@ def synthesize_instances(cams, classes, displacement, boundary, image_size, *, m
     if len(maps) == 0:
         return []
     label, normalized = _walked_labels(maps, boundary, image_size, radius, beta, steps, background_threshold)
-    instances = _components(label, normalized, owners.tolist(), H * W, min_area_fraction)
-    return merge_small_splits(instances, min_split_fraction)
+    return _components(label, normalized, owners.tolist(), H * W, min_area_fraction)
 
 
 def semantic_scores(cams, boundary, image_size, radius=5, beta=10, steps=256):
