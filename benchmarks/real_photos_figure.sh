@@ -4,6 +4,7 @@
 # val CAMs that its eval_pseudo.py --val wrote to WORK/pseudo/val/cams), then one figure of the first N val
 # photos with two or more ground-truth instances of one class: image, CAMs, D, B, pseudo instances.
 #   bash benchmarks/real_photos_figure.sh [WORK] [N] [-- cfg opts used for WORK]
+# CFG= the pseudo-label config WORK ran with (default configs/coco/lite2_pseudo.yaml, as benchmarks/real_photos.sh).
 # Writes WORK/pseudo/val/{irnet_out,pseudo,figures} and docs/figures/real_photos_val.png (FIGURE= to change).
 # Without WORK/pseudo/val/cams (no eval_pseudo.py --val run) only IRNet's outputs are drawn: image, D, B.
 set -euo pipefail
@@ -12,7 +13,7 @@ work=output/real_photos; n=4
 if [[ $# -gt 0 && $1 != "--" ]]; then work=$1; shift; fi
 if [[ $# -gt 0 && $1 != "--" ]]; then n=$1; shift; fi
 [[ $# -gt 0 && $1 == "--" ]] && shift
-cfg=configs/coco/lite0_pseudo.yaml
+cfg=${CFG:-configs/coco/lite2_pseudo.yaml}
 val_w=$work/pseudo/val
 figure=${FIGURE:-docs/figures/real_photos_val.png}
 [[ -e $work/pseudo/irnet ]] || { echo "error: $work/pseudo/irnet not found: run benchmarks/real_photos.sh $work first" >&2; exit 2; }
