@@ -38,10 +38,9 @@ class DisplacementBranch(nn.Module):
         super().__init__()
         reduced = [min(c, channels) for c in in_channels]
         self.reduce = nn.ModuleList(conv1x1_gn_relu(c, r, _groups(r, gn_groups)) for c, r in zip(in_channels, reduced))
-        top_channels = reduced[-1]
-        # merge k combines the running top-down map with level (L - 2 - k)
+        # merge k combines the running top-down map (the coarsest level's channels first) with level (L - 2 - k)
         self.merge = nn.ModuleList()
-        running = top_channels
+        running = reduced[-1]
         for r in reversed(reduced[:-1]):
             self.merge.append(conv1x1_gn_relu(running + r, channels, _groups(channels, gn_groups)))
             running = channels
